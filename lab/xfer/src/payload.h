@@ -1,0 +1,31 @@
+/* Deterministic payload: the bytes of a transfer are a xorshift64* stream
+ * keyed by the transfer's seed, so both ends know them without storing them,
+ * content is never all-zeros, and any loss, reordering or corruption shows
+ * up as a byte that differs from the stream at a known offset. */
+#ifndef XFER_PAYLOAD_H
+#define XFER_PAYLOAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct payload {
+	uint64_t state;
+	uint8_t carry[8];   /* unused tail of the last generated word */
+	unsigned carry_pos; /* next byte of carry to hand out; 8 = empty */
+};
+
+void payload_init(struct payload *p, uint64_t seed);
+/* The next n bytes of the stream. */
+void payload_fill(struct payload *p, uint8_t *buf, size_t n);
+
+/* Checks received bytes against the stream as they arrive. */
+struct payload_check {
+	struct payload expect;
+	uint64_t offset;    /* stream offset of the next byte to check */
+	uint64_t first_bad; /* offset of the first differing byte, UINT64_MAX if none */
+};
+
+void payload_check_init(struct payload_check *c, uint64_t seed);
+void payload_check_feed(struct payload_check *c, const uint8_t *buf, size_t n);
+
+#endif
