@@ -1,0 +1,38 @@
+# xlnet: the two commands the README promises, and the build between them.
+#   make demo   installs what it needs, builds, runs the demo lab
+#   make test   installs what it needs, builds, runs the whole test suite
+# Both are idempotent and need root on Linux (namespaces, nftables, BPF).
+
+SHELL := /bin/bash
+LAB_TOOLS := $(wildcard lab/*/Makefile)
+
+.PHONY: all deps build build-ts build-datapath build-lab test demo check-env clean
+
+all: build
+
+deps:
+	@tools/install-deps.sh
+
+check-env:
+	@tools/check-env.sh
+
+build: build-ts build-datapath build-lab
+
+build-ts:
+	@npx tsc -p plugin/tsconfig.json
+	@chmod +x plugin/dist/cli/main.js plugin/dist/daemon/main.js 2>/dev/null || true
+
+build-datapath:
+	@if [ -f datapath/Makefile ]; then $(MAKE) -s -C datapath; fi
+
+build-lab:
+	@for m in $(LAB_TOOLS); do $(MAKE) -s -C $$(dirname $$m) || exit 1; done
+
+test: deps check-env build
+	@node tools/run-tests.mjs $(TESTS)
+
+demo: deps check-env build
+	@node --import tsx lab/demo.ts $(DEMO_ARGS)
+
+clean:
+	rm -rf plugin/dist datapath/build lab/*/build

@@ -1,0 +1,184 @@
+// ffi/: the only place that calls native code. Here: the libc socket calls Node
+// cannot make (IP_TRANSPARENT before bind, TCP_CONGESTION, TCP_INFO, ...).
+// Every call returns or throws a SysError naming the call and errno; nothing
+// else in the plugin imports ffi-rs.
+import { open, define, DataType } from 'ffi-rs';
+import { constants } from 'node:os';
+import { isIPv6 } from 'node:net';
+
+open({ library: 'libc', path: 'libc.so.6' });
+
+const I32 = DataType.I32;
+const BUF = DataType.U8Array;
+const lib = define({
+  socket: { library: 'libc', retType: I32, paramsType: [I32, I32, I32], errno: true },
+  setsockopt: { library: 'libc', retType: I32, paramsType: [I32, I32, I32, BUF, I32], errno: true },
+  getsockopt: { library: 'libc', retType: I32, paramsType: [I32, I32, I32, BUF, BUF], errno: true },
+  bind: { library: 'libc', retType: I32, paramsType: [I32, BUF, I32], errno: true },
+  connect: { library: 'libc', retType: I32, paramsType: [I32, BUF, I32], errno: true },
+  listen: { library: 'libc', retType: I32, paramsType: [I32, I32], errno: true },
+  close: { library: 'libc', retType: I32, paramsType: [I32], errno: true },
+  ioctl: { library: 'libc', retType: I32, paramsType: [I32, DataType.U64, BUF], errno: true },
+});
+
+const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([k, v]) => [v, k]));
+
+export class SysError extends Error {
+  readonly code: string;
+  constructor(readonly syscall: string, readonly errno: number, detail?: string) {
+    const code = ERRNO_NAMES.get(errno) ?? `E${errno}`;
+    super(`${syscall}${detail ? ` (${detail})` : ''}: ${code}`);
+    this.code = code;
+  }
+}
+
+// <sys/socket.h>, <netinet/in.h>, <netinet/tcp.h>, <linux/in6.h> values (x86_64 Linux).
+export const AF_INET = 2, AF_INET6 = 10;
+const SOCK_STREAM = 1, SOCK_NONBLOCK = 0o4000, SOCK_CLOEXEC = 0o2000000;
+export const SOL_SOCKET = 1, IPPROTO_IP = 0, IPPROTO_IPV6 = 41, IPPROTO_TCP = 6;
+export const SO_REUSEADDR = 2, SO_SNDBUF = 7, SO_RCVBUF = 8, SO_KEEPALIVE = 9, SO_MARK = 36, SO_ERROR = 4;
+export const IP_TRANSPARENT = 19, IPV6_TRANSPARENT = 75, IPV6_V6ONLY = 26;
+export const TCP_NODELAY = 1, TCP_KEEPIDLE = 4, TCP_KEEPINTVL = 5, TCP_KEEPCNT = 6, TCP_INFO = 11;
+export const TCP_CONGESTION = 13, TCP_USER_TIMEOUT = 18, TCP_NOTSENT_LOWAT = 25;
+const SIOCINQ = 0x541b, SIOCOUTQ = 0x5411;
+const EINPROGRESS = constants.errno.EINPROGRESS;
+
+type Res = { value: number; errnoCode: number };
+
+function check(name: string, r: Res, detail?: string): number {
+  if (r.value < 0) throw new SysError(name, r.errnoCode, detail);
+  return r.value;
+}
+
+function int32(v: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeInt32LE(v);
+  return b;
+}
+
+/** sockaddr_in / sockaddr_in6 for an address string and port. */
+export function sockaddr(ip: string, port: number): Buffer {
+  if (isIPv6(ip)) {
+    const b = Buffer.alloc(28);
+    b.writeUInt16LE(AF_INET6, 0);
+    b.writeUInt16BE(port, 2);
+    ipv6Bytes(ip).copy(b, 8);
+    return b;
+  }
+  const b = Buffer.alloc(16);
+  b.writeUInt16LE(AF_INET, 0);
+  b.writeUInt16BE(port, 2);
+  const parts = ip.split('.').map(Number);
+  if (parts.length !== 4 || parts.some((p) => !(p >= 0 && p <= 255))) throw new Error(`not an IPv4 address: ${ip}`);
+  parts.forEach((p, i) => { b[4 + i] = p; });
+  return b;
+}
+
+export function ipv6Bytes(ip: string): Buffer {
+  let addr = ip;
+  const out = Buffer.alloc(16);
+  // IPv4-mapped tail (::ffff:1.2.3.4)
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(addr);
+  if (v4) {
+    const p = v4[1]!.split('.').map(Number);
+    addr = addr.slice(0, -v4[1]!.length) + `${((p[0]! << 8) | p[1]!).toString(16)}:${((p[2]! << 8) | p[3]!).toString(16)}`;
+  }
+  const [head, tail] = addr.includes('::') ? addr.split('::') as [string, string] : [addr, undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+  if (groups.length !== 8) throw new Error(`not an IPv6 address: ${ip}`);
+  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
+  return out;
+}
+
+/** A non-blocking, close-on-exec TCP socket. */
+export function tcpSocket(family: 4 | 6): number {
+  return check('socket', lib.socket([family === 6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0]) as Res);
+}
+
+export function setInt(fd: number, level: number, opt: number, value: number, what = `opt ${level}/${opt}`): void {
+  check('setsockopt', lib.setsockopt([fd, level, opt, int32(value), 4]) as Res, what);
+}
+
+export function setString(fd: number, level: number, opt: number, value: string, what = `opt ${level}/${opt}`): void {
+  const b = Buffer.from(`${value}\0`);
+  check('setsockopt', lib.setsockopt([fd, level, opt, b, b.length - 1]) as Res, what);
+}
+
+export function getInt(fd: number, level: number, opt: number): number {
+  const out = Buffer.alloc(4);
+  const len = int32(4);
+  check('getsockopt', lib.getsockopt([fd, level, opt, out, len]) as Res);
+  return out.readInt32LE(0);
+}
+
+export function getString(fd: number, level: number, opt: number, max = 16): string {
+  const out = Buffer.alloc(max);
+  const len = int32(max);
+  check('getsockopt', lib.getsockopt([fd, level, opt, out, len]) as Res);
+  const n = len.readInt32LE(0);
+  const s = out.subarray(0, n).toString();
+  const nul = s.indexOf('\0');
+  return nul >= 0 ? s.slice(0, nul) : s;
+}
+
+/** Parts of struct tcp_info (linux/tcp.h) the service reads. */
+export interface TcpInfo {
+  state: number; // 1 = ESTABLISHED, 2 = SYN_SENT (include/net/tcp_states.h)
+  rttUs: number;
+  snd_cwnd: number;
+  total_retrans: number;
+  bytes_acked: number;
+  bytes_received: number;
+  notsent_bytes: number;
+}
+
+export function tcpInfo(fd: number): TcpInfo {
+  const out = Buffer.alloc(232);
+  const len = int32(232);
+  check('getsockopt', lib.getsockopt([fd, IPPROTO_TCP, TCP_INFO, out, len]) as Res, 'TCP_INFO');
+  return {
+    state: out.readUInt8(0),
+    rttUs: out.readUInt32LE(68),
+    snd_cwnd: out.readUInt32LE(80),
+    total_retrans: out.readUInt32LE(100),
+    bytes_acked: Number(out.readBigUInt64LE(120)),
+    bytes_received: Number(out.readBigUInt64LE(128)),
+    notsent_bytes: out.readUInt32LE(144),
+  };
+}
+
+export function bind(fd: number, ip: string, port: number): void {
+  const sa = sockaddr(ip, port);
+  check('bind', lib.bind([fd, sa, sa.length]) as Res, `${ip}:${port}`);
+}
+
+export function listen(fd: number, backlog: number): void {
+  check('listen', lib.listen([fd, backlog]) as Res);
+}
+
+/** Starts a non-blocking connect; resolves nothing, completion shows on the socket. */
+export function connectStart(fd: number, ip: string, port: number): void {
+  const sa = sockaddr(ip, port);
+  const r = lib.connect([fd, sa, sa.length]) as Res;
+  if (r.value < 0 && r.errnoCode !== EINPROGRESS) throw new SysError('connect', r.errnoCode, `${ip}:${port}`);
+}
+
+export function close(fd: number): void {
+  lib.close([fd]);
+}
+
+/** Bytes in the socket's receive queue not yet read by us (SIOCINQ). */
+export function inq(fd: number): number {
+  const out = Buffer.alloc(4);
+  check('ioctl', lib.ioctl([fd, SIOCINQ, out]) as Res, 'SIOCINQ');
+  return out.readInt32LE(0);
+}
+
+/** Bytes in the socket's send queue not yet acknowledged by the peer (SIOCOUTQ). */
+export function outq(fd: number): number {
+  const out = Buffer.alloc(4);
+  check('ioctl', lib.ioctl([fd, SIOCOUTQ, out]) as Res, 'SIOCOUTQ');
+  return out.readInt32LE(0);
+}
