@@ -39,3 +39,14 @@ void hash_hex(const uint8_t digest[HASH_LEN], char out[HASH_HEX_LEN])
 	for (int i = 0; i < HASH_LEN; i++)
 		snprintf(out + 2 * i, 3, "%02x", digest[i]);
 }
+
+void hash_warmup(void)
+{
+	struct hash h;
+	uint8_t out[HASH_LEN];
+	if (hash_init(&h) < 0)
+		return;
+	hash_update(&h, "", 1);
+	hash_final(&h, out);
+	hash_free(&h);
+}

@@ -19,6 +19,9 @@ void hash_update(struct hash *h, const void *buf, size_t n);
 void hash_final(struct hash *h, uint8_t out[HASH_LEN]);
 /* Frees the context whether or not hash_final was called. */
 void hash_free(struct hash *h);
+/* OpenSSL 3 loads its providers on first use (milliseconds): do it before
+ * the first connect() so it is not counted in any flow completion time. */
+void hash_warmup(void);
 void hash_hex(const uint8_t digest[HASH_LEN], char out[HASH_HEX_LEN]);
 
 #endif

@@ -1,56 +1,80 @@
 #include "payload.h"
 
+#include <endian.h>
 #include <string.h>
 
-/* splitmix64 turns any seed (0 included) into a well-mixed xorshift state. */
-static uint64_t splitmix64(uint64_t x)
+/* splitmix64 (Vigna): the usual way to seed xorshift lanes from one seed;
+ * any seed, 0 included, gives well-mixed, distinct lane states. */
+static uint64_t splitmix64(uint64_t *x)
 {
-	x += 0x9E3779B97F4A7C15ull;
-	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-	x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-	return x ^ (x >> 31);
+	uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
 }
 
 void payload_init(struct payload *p, uint64_t seed)
 {
-	p->state = splitmix64(seed);
-	if (p->state == 0) /* xorshift's one fixed point: it would emit zeros forever */
-		p->state = 0x9E3779B97F4A7C15ull;
-	p->carry_pos = sizeof p->carry;
+	uint64_t sm = seed;
+	for (int j = 0; j < PAYLOAD_LANES; j++) {
+		p->lane[j] = splitmix64(&sm);
+		if (p->lane[j] == 0) /* xorshift's one fixed point: it would emit zeros forever */
+			p->lane[j] = 0x9E3779B97F4A7C15ull;
+	}
+	p->carry_pos = PAYLOAD_BLOCK;
 }
 
 /* xorshift64* (Vigna), shifts 12/25/27 and its published multiplier. */
-static uint64_t next_word(struct payload *p)
+static inline uint64_t next_word(uint64_t *state)
 {
-	uint64_t x = p->state;
+	uint64_t x = *state;
 	x ^= x >> 12;
 	x ^= x << 25;
 	x ^= x >> 27;
-	p->state = x;
+	*state = x;
 	return x * 0x2545F4914F6CDD1Dull;
 }
 
 /* Words are laid out little-endian whatever the host, so the stream is the
  * same on every machine (the README documents it). */
-static void store_le64(uint8_t *b, uint64_t w)
+static inline void store_le64(uint8_t *b, uint64_t w)
 {
-	for (int i = 0; i < 8; i++)
-		b[i] = (uint8_t)(w >> (8 * i));
+	w = htole64(w);
+	memcpy(b, &w, sizeof w); /* one unaligned store, not eight byte stores */
+}
+
+static inline void next_block(struct payload *p, uint8_t *out)
+{
+	for (int j = 0; j < PAYLOAD_LANES; j++)
+		store_le64(out + 8 * j, next_word(&p->lane[j]));
 }
 
 void payload_fill(struct payload *p, uint8_t *buf, size_t n)
 {
-	while (n > 0 && p->carry_pos < sizeof p->carry) {
+	while (n > 0 && p->carry_pos < PAYLOAD_BLOCK) {
 		*buf++ = p->carry[p->carry_pos++];
 		n--;
 	}
-	while (n >= 8) {
-		store_le64(buf, next_word(p));
-		buf += 8;
-		n -= 8;
+	if (n >= PAYLOAD_BLOCK) {
+		/* Lanes in locals: through p the compiler must assume buf may alias
+		 * them and reloads each state from memory, serialising the lanes. */
+		uint64_t s0 = p->lane[0], s1 = p->lane[1], s2 = p->lane[2], s3 = p->lane[3];
+		_Static_assert(PAYLOAD_LANES == 4, "the loop below is written for 4 lanes");
+		while (n >= PAYLOAD_BLOCK) {
+			store_le64(buf, next_word(&s0));
+			store_le64(buf + 8, next_word(&s1));
+			store_le64(buf + 16, next_word(&s2));
+			store_le64(buf + 24, next_word(&s3));
+			buf += PAYLOAD_BLOCK;
+			n -= PAYLOAD_BLOCK;
+		}
+		p->lane[0] = s0;
+		p->lane[1] = s1;
+		p->lane[2] = s2;
+		p->lane[3] = s3;
 	}
 	if (n > 0) {
-		store_le64(p->carry, next_word(p));
+		next_block(p, p->carry);
 		memcpy(buf, p->carry, n);
 		p->carry_pos = (unsigned)n;
 	}

@@ -21,6 +21,8 @@ struct xfer_ctx {
 	int fd;
 	uint64_t t0;       /* CLOCK_MONOTONIC just before connect() */
 	uint64_t deadline; /* t0 + --timeout */
+	uint8_t *buf;      /* IO_CHUNK bytes, allocated before t0 */
+	struct hash hash;  /* set up before t0, finalised by do_upload/do_download */
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -109,22 +111,16 @@ static void do_upload(struct xfer_ctx *x)
 {
 	struct result *res = x->res;
 	struct payload gen;
-	struct hash hash;
 	struct xfer_trailer t;
 	uint64_t sent = 0;
-	uint8_t *buf = malloc(IO_CHUNK);
+	uint8_t *buf = x->buf;
 
-	if (!buf || hash_init(&hash) < 0) {
-		fail(x, "out of memory");
-		free(buf);
-		return;
-	}
 	payload_init(&gen, res->seed);
 	while (sent < res->size) {
 		size_t k = res->size - sent < IO_CHUNK ? (size_t)(res->size - sent) : IO_CHUNK;
 		size_t w;
 		payload_fill(&gen, buf, k);
-		hash_update(&hash, buf, k);
+		hash_update(&x->hash, buf, k);
 		int r = io_write_all(x->fd, buf, k, x->deadline, &w);
 		if (r < 0) {
 			fail_io(x, r, sent + w, "sent");
@@ -132,9 +128,7 @@ static void do_upload(struct xfer_ctx *x)
 		}
 		sent += k;
 	}
-	free(buf);
-	hash_final(&hash, res->sha_sender);
-	hash_free(&hash);
+	hash_final(&x->hash, res->sha_sender);
 	if (sent < res->size)
 		return;
 	res->have_sha_sender = 1;
@@ -172,19 +166,13 @@ static void do_download(struct xfer_ctx *x)
 {
 	struct result *res = x->res;
 	struct payload_check check;
-	struct hash hash;
 	struct xfer_trailer t;
 	uint64_t got = 0, t_last = 0;
-	uint8_t *buf = malloc(IO_CHUNK);
+	uint8_t *buf = x->buf;
 
 	/* Half-close right after the request: the server must keep sending on
 	 * the other half (a proxy that closes both halves fails here). */
 	shutdown(x->fd, SHUT_WR);
-	if (!buf || hash_init(&hash) < 0) {
-		fail(x, "out of memory");
-		free(buf);
-		return;
-	}
 	payload_check_init(&check, res->seed);
 	while (got < res->size) {
 		size_t want = res->size - got < IO_CHUNK ? (size_t)(res->size - got) : IO_CHUNK;
@@ -200,15 +188,13 @@ static void do_download(struct xfer_ctx *x)
 			break;
 		}
 		uint64_t now = now_ns();
-		hash_update(&hash, buf, k);
+		hash_update(&x->hash, buf, k);
 		payload_check_feed(&check, buf, k);
 		got += k;
 		if (got == res->size)
 			t_last = now;
 	}
-	free(buf);
-	hash_final(&hash, res->sha_receiver);
-	hash_free(&hash);
+	hash_final(&x->hash, res->sha_receiver);
 	res->have_bytes = 1;
 	res->bytes_received = got;
 	res->first_bad = check.first_bad;
@@ -259,6 +245,12 @@ void run_one(const struct run_opts *o, uint32_t id, struct result *res)
 	if (o->rcvbuf > 0)
 		setsockopt(x.fd, SOL_SOCKET, SO_RCVBUF, &o->rcvbuf, sizeof o->rcvbuf);
 	get_cc(x.fd, res->cc, sizeof res->cc);
+	x.buf = malloc(IO_CHUNK);
+	if (!x.buf || hash_init(&x.hash) < 0) {
+		fail(&x, "out of memory");
+		goto out;
+	}
+	memset(x.buf, 0, IO_CHUNK); /* fault the pages in now, not inside the timed part */
 
 	x.t0 = now_ns();
 	x.deadline = x.t0 + o->timeout_ns;
@@ -302,6 +294,9 @@ void run_one(const struct run_opts *o, uint32_t id, struct result *res)
 out:
 	if (x.fd >= 0)
 		close(x.fd);
+	free(x.buf);
+	if (x.hash.ctx)
+		hash_free(&x.hash);
 	res->ok = res->error[0] == '\0' && res->have_fct && res->have_sha_sender &&
 		  res->have_sha_receiver;
 	if (!res->ok && !res->error[0])
@@ -332,6 +327,7 @@ int run_main(const struct run_opts *o)
 	pthread_t *tids = calloc(nthreads, sizeof *tids);
 
 	signal(SIGPIPE, SIG_IGN);
+	hash_warmup();
 	p.results = calloc(o->count, sizeof *p.results);
 	if (!p.results || !tids) {
 		fprintf(stderr, "xfer run: out of memory for %u transfers\n", o->count);

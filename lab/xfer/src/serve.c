@@ -246,6 +246,7 @@ int serve_main(const struct serve_opts *o)
 	int one = 1;
 
 	signal(SIGPIPE, SIG_IGN);
+	hash_warmup();
 	struct sigaction sa = { .sa_handler = on_term };
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
