@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -11,6 +11,15 @@ import { startLabXenstored, type LabXenstored } from '../xenstored.ts';
 
 const run = promisify(execFile);
 const TEST_XENSTORE = '/usr/lib/xen-4.17/bin/test-xenstore';
+
+/** True if pid runs (a zombie waiting for its reaper does not count). */
+function runningProcess(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
 
 /** The promise must reject; returns the error (uvu has no async throws). */
 async function rejection(p: Promise<unknown>, like?: RegExp): Promise<Error> {
@@ -24,7 +33,7 @@ async function rejection(p: Promise<unknown>, like?: RegExp): Promise<Error> {
 }
 
 function freshDir(): string {
-  return join(mkdtempSync(join(tmpdir(), 'labxs-')), 'xs');
+  return mkdtempSync(join(tmpdir(), 'labxs-'));
 }
 
 async function xs(lab: LabXenstored, tool: string, ...args: string[]): Promise<string> {
@@ -117,7 +126,7 @@ test('stop() leaves no process and no files', async () => {
   assert.ok(existsSync(join(lab.dir, 'xenstored.pid')));
   await lab.stop();
   assert.not.ok(existsSync(lab.dir), 'directory removed');
-  assert.not.ok(existsSync(`/proc/${lab.pid}`), 'process gone');
+  assert.not.ok(runningProcess(lab.pid), 'process gone');
   await lab.stop(); // idempotent
 });
 
@@ -140,6 +149,27 @@ test('a second daemon in a directory already in use fails with a clear error', a
     assert.is((await xs(lab, 'xenstore-read', '/still')).trim(), 'here');
   } finally {
     await lab.stop();
+  }
+});
+
+test('a daemon whose starter process dies without stop() exits too', async () => {
+  const dir = freshDir();
+  const starter = new URL('../xenstored.ts', import.meta.url).pathname;
+  const script = `import { startLabXenstored } from ${JSON.stringify(starter)};
+    const lab = await startLabXenstored(${JSON.stringify(dir)});
+    console.log(lab.pid); process.exit(0);`;
+  try {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script]);
+    const pid = Number(stdout.trim());
+    assert.ok(pid > 0, `starter printed ${stdout}`);
+    let gone = false;
+    for (let i = 0; i < 100 && !gone; i++) {
+      gone = !runningProcess(pid);
+      if (!gone) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(gone, `xenstored ${pid} outlived its starter`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -11,7 +11,7 @@ export async function withXenstored(
   fn: (lab: LabXenstored, client: XenstoreClient) => Promise<void>,
   timeoutMs?: number,
 ): Promise<void> {
-  const lab = await startLabXenstored(join(mkdtempSync(join(tmpdir(), 'xsc-')), 'xs'));
+  const lab = await startLabXenstored(mkdtempSync(join(tmpdir(), 'xsc-')));
   let client: XenstoreClient | undefined;
   try {
     client = await XenstoreClient.connect({ path: lab.socketPath, timeoutMs });

@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -226,17 +226,16 @@ test('a payload over 4096 bytes is refused before it is sent', () =>
 
 test('connecting to a missing socket or a dead one says what to do', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'xsc-'));
-  await rejectsWith(XenstoreClient.connect({ path: join(dir, 'nope') }), 'ENOENT', /is xenstored running\?/);
-  // A socket file nobody listens on.
-  const { createServer } = await import('node:net');
-  const srv = createServer();
-  const sock = join(dir, 'dead');
-  await new Promise<void>((r) => srv.listen(sock, r));
-  await new Promise<void>((r) => srv.close(() => r()));
-  // Node removes the socket file on close; recreate a stale one without a listener.
-  const { execFileSync } = await import('node:child_process');
-  execFileSync('python3', ['-c', `import socket; s=socket.socket(socket.AF_UNIX); s.bind(${JSON.stringify(sock)})`]);
-  await rejectsWith(XenstoreClient.connect({ path: sock }), 'ECONNREFUSED', /is xenstored running\?/);
+  try {
+    await rejectsWith(XenstoreClient.connect({ path: join(dir, 'nope') }), 'ENOENT', /is xenstored running\?/);
+    // A socket file nobody listens on, as a crashed xenstored leaves behind.
+    const sock = join(dir, 'dead');
+    const script = `require('net').createServer().listen(${JSON.stringify(sock)}, () => process.kill(process.pid, 'SIGKILL'))`;
+    await run(process.execPath, ['-e', script]).catch(() => undefined);
+    await rejectsWith(XenstoreClient.connect({ path: sock }), 'ECONNREFUSED', /is xenstored running\?/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('connect() without a path uses XENSTORED_PATH like libxenstore', () =>
