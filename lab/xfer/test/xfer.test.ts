@@ -305,6 +305,24 @@ test('--cc reno is used on both ends; an unknown algorithm is refused with the l
   }
 });
 
+test('--sndbuf/--rcvbuf are accepted and the transfer stays whole', async () => {
+  for (const dir of ['up', 'down']) {
+    const { out, report } = await run(`${V4.server}:${PORT}`, '--dir', dir, '--size', '1m', '--sndbuf', '64ki', '--rcvbuf', '64ki');
+    assert.is(out.code, 0, out.stdout);
+    assertWhole(report.transfers[0], 1_000_000);
+  }
+});
+
+test('without --json: a table with one line per transfer and a summary line', async () => {
+  const out = await xfer(NS_C, ['run', '--to', `${V4.server}:${PORT}`, '--dir', 'down', '--size', '10k', '--count', '2']);
+  assert.is(out.code, 0);
+  const lines = out.stdout.trim().split('\n');
+  assert.is(lines.length, 4);
+  assert.match(lines[0], /^id\s+dir\s+size\s+fct_ms\s+goodput_mbps\s+ok/);
+  assert.match(lines[1], /^0\s+down\s+10000\s+[\d.]+\s+[\d.]+\s+yes\s+10\.198\.0\.1:\d+$/);
+  assert.match(lines[3], /^2 of 2 ok; fct_ms median/);
+});
+
 test('bad arguments: exit 2 with a message that says what was wrong', async () => {
   const cases: [string[], RegExp][] = [
     [[], /usage:/],
