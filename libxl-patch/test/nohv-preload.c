@@ -1,0 +1,144 @@
+/*
+ * nohv-preload.so: lets `xl -N` (dry run) run on a machine without Xen.
+ *
+ * xl allocates a libxl context before every command, even a dry run, and
+ * libxl_ctx_alloc() opens the hypervisor (privcmd) and xenstore; parsing a
+ * domain config also asks the hypervisor for its physinfo.  None of that
+ * matters to what the tests check (how xl parses a vif spec and what
+ * libxl_domain_config_to_json() prints), so this LD_PRELOAD library answers
+ * those few calls as a small idle host would: 2 CPUs, 1 NUMA node, no
+ * xenstore entries.  Calls not listed here reach the real libraries and
+ * fail as they would without Xen, so a dry run that strays beyond parsing
+ * shows up as an error instead of being silently faked.
+ *
+ * Built by libxl-patch/build.sh against the patched source tree's headers.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <xenctrl.h>
+#include <xenstore.h>
+
+/* The fake host: what a 2-core test machine with one NUMA node reports. */
+#define FAKE_NR_CPUS 2
+#define FAKE_NR_NODES 1
+#define FAKE_PAGES (1u << 20) /* 4 GiB of 4 KiB pages */
+
+/* Distinct non-NULL handles; libxl only stores and passes them back. */
+static char fake_xch, fake_xsh;
+
+xc_interface *xc_interface_open(xentoollog_logger *logger,
+                                xentoollog_logger *dombuild_logger,
+                                unsigned open_flags)
+{
+    (void)logger; (void)dombuild_logger; (void)open_flags;
+    return (xc_interface *)&fake_xch;
+}
+
+int xc_interface_close(xc_interface *xch)
+{
+    (void)xch;
+    return 0;
+}
+
+int xc_physinfo(xc_interface *xch, xc_physinfo_t *info)
+{
+    (void)xch;
+    memset(info, 0, sizeof(*info));
+    info->threads_per_core = 1;
+    info->cores_per_socket = FAKE_NR_CPUS;
+    info->nr_cpus = FAKE_NR_CPUS;
+    info->max_cpu_id = FAKE_NR_CPUS - 1;
+    info->nr_nodes = FAKE_NR_NODES;
+    info->max_node_id = FAKE_NR_NODES - 1;
+    info->total_pages = FAKE_PAGES;
+    info->free_pages = FAKE_PAGES;
+    info->capabilities = XEN_SYSCTL_PHYSCAP_pv | XEN_SYSCTL_PHYSCAP_hvm;
+    return 0;
+}
+
+/* Xen 4.17 with empty strings: enough for libxl_get_version_info(). */
+#define FAKE_XEN_VERSION ((4 << 16) | 17)
+#define FAKE_PAGE_SIZE 4096
+
+int xc_version(xc_interface *xch, int cmd, void *arg)
+{
+    (void)xch;
+    switch (cmd) {
+    case XENVER_version:
+        return FAKE_XEN_VERSION;
+    case XENVER_pagesize:
+        return FAKE_PAGE_SIZE;
+    case XENVER_extraversion:
+        memset(arg, 0, sizeof(xen_extraversion_t));
+        return 0;
+    case XENVER_compile_info:
+        memset(arg, 0, sizeof(xen_compile_info_t));
+        return 0;
+    case XENVER_capabilities:
+        memset(arg, 0, sizeof(xen_capabilities_info_t));
+        return 0;
+    case XENVER_changeset:
+        memset(arg, 0, sizeof(xen_changeset_info_t));
+        return 0;
+    case XENVER_platform_parameters:
+        memset(arg, 0, sizeof(xen_platform_parameters_t));
+        return 0;
+    case XENVER_commandline:
+        memset(arg, 0, sizeof(xen_commandline_t));
+        return 0;
+    case XENVER_build_id:
+        return 0; /* libxl records an empty build id */
+    default:
+        errno = ENOSYS;
+        return -1;
+    }
+}
+
+int xc_get_max_cpus(xc_interface *xch) { (void)xch; return FAKE_NR_CPUS; }
+int xc_get_online_cpus(xc_interface *xch) { (void)xch; return FAKE_NR_CPUS; }
+int xc_get_max_nodes(xc_interface *xch) { (void)xch; return FAKE_NR_NODES; }
+
+/* No memory sharing on this host: libxl treats ENOSYS as "0 pages". */
+long xc_sharing_freed_pages(xc_interface *xch)
+{
+    (void)xch;
+    errno = ENOSYS;
+    return -1;
+}
+
+long xc_sharing_used_frames(xc_interface *xch)
+{
+    (void)xch;
+    errno = ENOSYS;
+    return -1;
+}
+
+struct xs_handle *xs_open(unsigned long flags)
+{
+    (void)flags;
+    return (struct xs_handle *)&fake_xsh;
+}
+
+void xs_close(struct xs_handle *xsh) { (void)xsh; }
+
+/* An empty xenstore: every path is absent. */
+void *xs_read(struct xs_handle *h, xs_transaction_t t, const char *path,
+              unsigned int *len)
+{
+    (void)h; (void)t; (void)path; (void)len;
+    errno = ENOENT;
+    return NULL;
+}
+
+char **xs_directory(struct xs_handle *h, xs_transaction_t t,
+                    const char *path, unsigned int *num)
+{
+    (void)h; (void)t; (void)path;
+    *num = 0;
+    errno = ENOENT;
+    return NULL;
+}
