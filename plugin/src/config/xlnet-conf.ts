@@ -229,7 +229,7 @@ function readEntries(
     const spec: KeySpec | undefined = keySpec(kind, e.key);
     if (!spec) {
       fail('E_UNKNOWN_KEY', {
-        line: e.line, section: id, key: e.key,
+        line: e.line, section: id, key: e.key, value: e.value,
         problem: `unknown key${didYouMean(e.key, keyNames)}`,
         allowed: keyNames.join(', '),
       });
