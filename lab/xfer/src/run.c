@@ -14,6 +14,7 @@
 #include "xfer.h"
 
 #define NS_PER_S 1e9
+#define WORKER_STACK (256 * 1024)
 
 struct xfer_ctx {
 	const struct run_opts *o;
@@ -333,11 +334,17 @@ int run_main(const struct run_opts *o)
 		fprintf(stderr, "xfer run: out of memory for %u transfers\n", o->count);
 		return EXIT_TRANSFER_FAILED;
 	}
+	/* Workers keep only small frames on the stack (buffers are on the
+	 * heap), so a small stack lets --parallel 4096 stay cheap. */
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, WORKER_STACK);
 	uint64_t t0 = now_ns();
 	uint32_t started = 0;
 	for (; started < nthreads; started++)
-		if (pthread_create(&tids[started], NULL, worker, &p) != 0)
+		if (pthread_create(&tids[started], &attr, worker, &p) != 0)
 			break;
+	pthread_attr_destroy(&attr);
 	if (started == 0)
 		worker(&p); /* no threads to be had: run them one by one here */
 	for (uint32_t i = 0; i < started; i++)
