@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ini from 'ini';
 import { ConfigError, type ConfigErrorCode } from '../../src/config/config-error.js';
-import { SCHEMA, keysOf } from '../../src/config/schema.js';
+import { SCHEMA as SCHEMA_TABLE, keysOf, type KeySpec } from '../../src/config/schema.js';
+
+const SCHEMA: readonly KeySpec[] = SCHEMA_TABLE;
 import { parseDuration, parseSize } from '../../src/config/units.js';
 import {
   builtinConfig,
