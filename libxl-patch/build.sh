@@ -5,7 +5,7 @@
 #   /var/cache/xlnet/libxl/<key>/root/      the tree to copy into a Dom0
 #   /var/cache/xlnet/libxl/<key>/src/       the patched, built source tree
 #   /var/cache/xlnet/libxl/<key>/build.log  configure/make output
-#   /var/cache/xlnet/libxl/<key>/test/nohv-preload.so   test helper (see test/)
+#   /var/cache/xlnet/libxl/<key>/test/       test helpers (test/build-helpers.sh)
 #
 # <key> is a hash of the source version, this script and the series, so a
 # second run with unchanged inputs only checks the stamp and returns.
@@ -51,15 +51,8 @@ KEY=$(cache_key)
 OUT=$CACHE/libxl/$KEY
 ROOT=$OUT/root
 
-build_test_helper() {
-    # Rebuilt whenever its source changes; it is not part of the root tree.
-    local c=$HERE/test/nohv-preload.c so=$OUT/test/nohv-preload.so
-    if [[ ! -f $so || $c -nt $so ]]; then
-        mkdir -p "$OUT/test"
-        gcc -O2 -Wall -Wextra -Werror -shared -fPIC -D__XEN_TOOLS__ \
-            -I "$OUT/src/tools/include" -o "$so.tmp" "$c"
-        mv "$so.tmp" "$so"
-    fi
+build_test_helpers() { # not part of the root tree, nor of the cache key
+    "$HERE/test/build-helpers.sh" "$OUT" || die "building the test helpers failed"
 }
 
 if [[ ${1:-} == --print ]]; then
@@ -74,7 +67,7 @@ exec 9>"$CACHE/libxl/.lock"
 flock 9
 
 if [[ -f $OUT/complete ]]; then
-    build_test_helper
+    build_test_helpers
     echo "libxl tree (cached, key $KEY):"
     echo "$ROOT"
     exit 0
@@ -227,7 +220,7 @@ done) >"$OUT/MANIFEST"
     echo "built: $(date -u +%Y-%m-%dT%H:%M:%SZ) in $(elapsed) s"
 } >"$OUT/INFO"
 
-build_test_helper
+build_test_helpers
 touch "$OUT/complete"
 echo "built in $(elapsed) s; libxl tree (key $KEY):"
 echo "$ROOT"
