@@ -220,12 +220,10 @@ class Parser {
       if (prev.value.kind !== s.value.kind) {
         throw new SyntaxProblem(s.line, 'config parsing error: can\'t add [list] to "string" or vice versa');
       }
-      s = {
-        ...s,
-        value: prev.value.kind === 'string' && s.value.kind === 'string'
-          ? { ...s.value, value: prev.value.value + s.value.value }
-          : { ...s.value, items: [...listItems(prev.value), ...listItems(s.value)] } as XlValue,
-      };
+      const value: XlValue = prev.value.kind === 'string' && s.value.kind === 'string'
+        ? { kind: 'string', value: prev.value.value + s.value.value, line: s.value.line }
+        : { kind: 'list', items: [...listItems(prev.value), ...listItems(s.value)], line: s.value.line };
+      s = { ...s, value };
     }
     this.settings.set(s.name, s);
   }

@@ -343,6 +343,12 @@ const ERROR_CASES: { name: string; text: string; code: ConfigErrorCode; message:
     message: '/etc/xen/xlnet.conf:2: = value: expected `[section]` or `key = value`',
   },
   {
+    name: 'section header without its closing bracket',
+    text: '[profile sat\nbuffer = 4m\n',
+    code: 'E_SYNTAX',
+    message: '/etc/xen/xlnet.conf:1: [profile sat: expected `[section]` or `key = value`',
+  },
+  {
     name: 'key without a value',
     text: '[profile p]\nkeepalive\n',
     code: 'E_SYNTAX',
