@@ -253,3 +253,14 @@ export const NAME_RE = /^[A-Za-z0-9_-]{1,32}$/;
 
 /** localack values with a meaning of their own; they cannot name a profile. */
 export const RESERVED_PROFILE_NAMES: readonly string[] = ['0', '1', 'required'];
+
+/**
+ * Words the patched xl refuses as localack values (any case), so that
+ * `localack=yes` is not silently a profile called "yes"; they cannot name a
+ * profile either. Same list as check_vif_localack() in libxl-patch 0003.
+ */
+export const BOOLEAN_WORDS: readonly string[] = ['yes', 'no', 'true', 'false', 'on', 'off', 'y', 'n'];
+
+export function isBooleanWord(v: string): boolean {
+  return BOOLEAN_WORDS.includes(v.toLowerCase());
+}

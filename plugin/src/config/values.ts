@@ -3,7 +3,7 @@
 import { formatCidrList, parseCidrList, type Cidr } from './cidr-list.js';
 import { ValueError } from './config-error.js';
 import { formatPortList, parsePortList, type PortRange } from './port-list.js';
-import { NAME_RE, RESERVED_PROFILE_NAMES, type KeySpec } from './schema.js';
+import { NAME_RE, RESERVED_PROFILE_NAMES, isBooleanWord, type KeySpec } from './schema.js';
 import { formatDuration, formatSize, parseDuration, parseSize } from './units.js';
 
 export type SettingValue = string | number | boolean | PortRange[] | Cidr[] | 'all' | number[];
@@ -48,7 +48,7 @@ export function parseValue(spec: KeySpec, raw: string): SettingValue {
     case 'cidrs':
       return parseCidrList(v);
     case 'profile-ref':
-      if (!NAME_RE.test(v)) throw new ValueError('not a profile name');
+      if (!NAME_RE.test(v) || isBooleanWord(v)) throw new ValueError('not a profile name');
       return v;
     case 'localack':
       return parseLocalackValue(v);
@@ -73,6 +73,7 @@ function bounded(
 
 /** 0|1|required|<profile name>; whether the profile exists is checked later. */
 export function parseLocalackValue(v: string): string {
+  if (isBooleanWord(v)) throw new ValueError('use 1 to enable or 0 to disable');
   if (RESERVED_PROFILE_NAMES.includes(v) || NAME_RE.test(v)) return v;
   throw new ValueError('not 0, 1, required or a profile name (A-Z a-z 0-9 _ -, at most 32 characters)');
 }

@@ -12,7 +12,7 @@
 // unknown key prints ``unrecognized argument `foo=1'`` and is dropped while
 // the domain still starts; devid/mtu/rate errors make xl exit.
 import { ConfigError } from './config-error.js';
-import { NAME_RE, RESERVED_PROFILE_NAMES } from './schema.js';
+import { isBooleanWord } from './schema.js';
 import { parseVifRate, type VifRate } from './vif-rate.js';
 import { XlConfigError, parseXlDomainConfig } from './xl-cfg.js';
 import { domainRuleFor, domainRuleForName, resolveLocalack, type XlnetConfig } from './xlnet-conf.js';
@@ -159,13 +159,37 @@ function applyKey(out: VifSpec, key: string, value: string): void {
       if (n !== undefined) out.mtu = n;
       return;
     }
-    case 'localack':
-      if (RESERVED_PROFILE_NAMES.includes(value) || NAME_RE.test(value)) out.localack = value;
-      else out.errors.push(`localack value \`${value}' is not 0, 1, required or a profile name (A-Z a-z 0-9 _ -, at most 32 characters)`);
+    case 'localack': {
+      // The patched xl exits on a bad value (like a bad rate=).
+      const problem = patchedXlLocalackProblem(value);
+      if (problem) out.errors.push(problem);
+      else out.localack = value;
       return;
+    }
     default:
       return; // model, backend, forwarddev, colo_*: taken as they are
   }
+}
+
+const LOCALACK_ALLOWED = 'allowed are 0, 1, required or a profile name of 1-32 characters from A-Z a-z 0-9 _ -';
+const LOCALACK_MAX = 32;
+
+/** check_vif_localack() of the patched xl (libxl-patch 0003), same messages. */
+function patchedXlLocalackProblem(val: string): string | undefined {
+  const bytes = Buffer.from(val, 'utf8');
+  if (bytes.length === 0) return `Invalid localack value \`': it is empty; ${LOCALACK_ALLOWED}`;
+  if (bytes.length > LOCALACK_MAX) {
+    return `Invalid localack value \`${val}': it is longer than ${LOCALACK_MAX} characters; ${LOCALACK_ALLOWED}`;
+  }
+  for (const c of bytes) {
+    const ch = String.fromCharCode(c);
+    if (/[A-Za-z0-9_-]/.test(ch)) continue;
+    return c >= 0x20 && c < 0x7f
+      ? `Invalid localack value \`${val}': character \`${ch}' is not allowed; ${LOCALACK_ALLOWED}`
+      : `Invalid localack value \`${val}': byte 0x${c.toString(16).padStart(2, '0')} is not allowed; ${LOCALACK_ALLOWED}`;
+  }
+  if (isBooleanWord(val)) return `Invalid localack value \`${val}': use 1 to enable or 0 to disable; ${LOCALACK_ALLOWED}`;
+  return undefined;
 }
 
 function nonEmpty(out: VifSpec, key: string, value: string): void {

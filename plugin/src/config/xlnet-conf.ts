@@ -9,6 +9,7 @@ import {
   NAME_RE,
   RESERVED_PROFILE_NAMES,
   SECTION_KINDS,
+  isBooleanWord,
   keySpec,
   keysOf,
   type DaemonSettings,
@@ -195,11 +196,11 @@ function parseHeader(sec: IniSection, fail: Fail): { kind: SectionKind; name?: s
     return { kind };
   }
   if (kind === 'profile') {
-    if (!NAME_RE.test(name) || RESERVED_PROFILE_NAMES.includes(name)) {
+    if (!NAME_RE.test(name) || RESERVED_PROFILE_NAMES.includes(name) || isBooleanWord(name)) {
       fail('E_BAD_SECTION_NAME', {
         line: sec.line, section: sec.header,
         problem: name === '' ? 'profile without a name' : `bad profile name \`${name}'`,
-        allowed: '[profile NAME], NAME of 1-32 characters A-Z a-z 0-9 _ -, not 0, 1 or required',
+        allowed: '[profile NAME], NAME of 1-32 characters A-Z a-z 0-9 _ -, not 0, 1, required or yes/no/true/false/on/off/y/n',
       });
       return undefined;
     }

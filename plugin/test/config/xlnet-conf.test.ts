@@ -259,6 +259,18 @@ const ERROR_CASES: { name: string; text: string; code: ConfigErrorCode; message:
     message: '/etc/xen/xlnet.conf:2: [domain web] localack = on please: not 0, 1, required or a profile name (A-Z a-z 0-9 _ -, at most 32 characters) (allowed: 0, 1, required or a profile name)',
   },
   {
+    name: 'domain localack that looks like a boolean',
+    text: '[domain web]\nlocalack = Yes\n',
+    code: 'E_BAD_VALUE',
+    message: '/etc/xen/xlnet.conf:2: [domain web] localack = Yes: use 1 to enable or 0 to disable (allowed: 0, 1, required or a profile name)',
+  },
+  {
+    name: 'boolean word as profile name',
+    text: '[profile on]\n',
+    code: 'E_BAD_SECTION_NAME',
+    message: "/etc/xen/xlnet.conf:1: [profile on]: bad profile name `on' (allowed: [profile NAME], NAME of 1-32 characters A-Z a-z 0-9 _ -, not 0, 1, required or yes/no/true/false/on/off/y/n)",
+  },
+  {
     name: 'domain vifs',
     text: '[domain web]\nvifs = 0,eth1\n',
     code: 'E_BAD_VALUE',
@@ -286,19 +298,19 @@ const ERROR_CASES: { name: string; text: string; code: ConfigErrorCode; message:
     name: 'bad profile name',
     text: '[profile sat!]\n',
     code: 'E_BAD_SECTION_NAME',
-    message: "/etc/xen/xlnet.conf:1: [profile sat!]: bad profile name `sat!' (allowed: [profile NAME], NAME of 1-32 characters A-Z a-z 0-9 _ -, not 0, 1 or required)",
+    message: "/etc/xen/xlnet.conf:1: [profile sat!]: bad profile name `sat!' (allowed: [profile NAME], NAME of 1-32 characters A-Z a-z 0-9 _ -, not 0, 1, required or yes/no/true/false/on/off/y/n)",
   },
   {
     name: 'reserved profile name',
     text: '[profile required]\n',
     code: 'E_BAD_SECTION_NAME',
-    message: "/etc/xen/xlnet.conf:1: [profile required]: bad profile name `required' (allowed: [profile NAME], NAME of 1-32 characters A-Z a-z 0-9 _ -, not 0, 1 or required)",
+    message: "/etc/xen/xlnet.conf:1: [profile required]: bad profile name `required' (allowed: [profile NAME], NAME of 1-32 characters A-Z a-z 0-9 _ -, not 0, 1, required or yes/no/true/false/on/off/y/n)",
   },
   {
     name: 'profile without a name',
     text: '[profile]\nbuffer = 4m\n',
     code: 'E_BAD_SECTION_NAME',
-    message: '/etc/xen/xlnet.conf:1: [profile]: profile without a name (allowed: [profile NAME], NAME of 1-32 characters A-Z a-z 0-9 _ -, not 0, 1 or required)',
+    message: '/etc/xen/xlnet.conf:1: [profile]: profile without a name (allowed: [profile NAME], NAME of 1-32 characters A-Z a-z 0-9 _ -, not 0, 1, required or yes/no/true/false/on/off/y/n)',
   },
   {
     name: 'daemon with a name',
