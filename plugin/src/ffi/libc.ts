@@ -18,6 +18,7 @@ const lib = define({
   connect: { library: 'libc', retType: I32, paramsType: [I32, BUF, I32], errno: true },
   listen: { library: 'libc', retType: I32, paramsType: [I32, I32], errno: true },
   close: { library: 'libc', retType: I32, paramsType: [I32], errno: true },
+  getsockname: { library: 'libc', retType: I32, paramsType: [I32, BUF, BUF], errno: true },
   ioctl: { library: 'libc', retType: I32, paramsType: [I32, DataType.U64, BUF], errno: true },
 });
 
@@ -152,6 +153,14 @@ export function tcpInfo(fd: number): TcpInfo {
 export function bind(fd: number, ip: string, port: number): void {
   const sa = sockaddr(ip, port);
   check('bind', lib.bind([fd, sa, sa.length]) as Res, `${ip}:${port}`);
+}
+
+/** The local port a socket is bound to (getsockname). */
+export function localPort(fd: number): number {
+  const sa = Buffer.alloc(28);
+  const len = int32(28);
+  check('getsockname', lib.getsockname([fd, sa, len]) as Res);
+  return sa.readUInt16BE(2);
 }
 
 export function listen(fd: number, backlog: number): void {

@@ -141,15 +141,40 @@ export function attachmentRules(a: AttachmentSteering): string[] {
     `add rule ${fam} ${t} ${chain} meta l4proto tcp ${syn} ip daddr != @nosplit4 ip daddr != @${x4} tcp dport != @${xp} update @${f4} { ${tuple4} } ${divert}`,
     `add rule ${fam} ${t} ${chain} meta l4proto tcp ${syn} ip6 daddr != @nosplit6 ip6 daddr != @${x6} tcp dport != @${xp} update @${f6} { ${tuple6} } ${divert}`,
   );
-  if (a.mode === 'bridge') {
+  if (a.mode === 'bridge') out.push(`add element bridge ${t} vifs { "${a.vif}" : jump ${chain} }`);
+  else out.push(`add element inet ${t} rvifs { "${a.vif}" : jump ${chain} }`);
+  return out;
+}
+
+/**
+ * The bridge chain that diverts replies of split flows (they arrive addressed
+ * to the guest's MAC from any bridge port), rebuilt as a whole whenever the
+ * set of bridged attachments changes. Run it in the same batch as the change.
+ */
+export function replyChainRules(attachments: AttachmentSteering[]): string[] {
+  const t = TABLE;
+  const out = [`flush chain bridge ${t} replies`];
+  for (const a of attachments) {
+    if (a.mode !== 'bridge') continue;
+    const divert = `ether daddr set ${a.bridgeMac} meta pkttype set host meta mark set ${hex(MARK_BASE)} accept`;
     out.push(
-      `add rule bridge ${t} replies ${rev4} @${f4} ${divertReply} comment "${a.vif}"`,
-      `add rule bridge ${t} replies ${rev6} @${f6} ${divertReply} comment "${a.vif}"`,
-      `add element bridge ${t} vifs { "${a.vif}" : jump ${chain} }`,
+      `add rule bridge ${t} replies ip daddr . tcp dport . ip saddr . tcp sport @f4_${a.id} ${divert}`,
+      `add rule bridge ${t} replies ip6 daddr . tcp dport . ip6 saddr . tcp sport @f6_${a.id} ${divert}`,
     );
-  } else {
-    out.push(`add element inet ${t} rvifs { "${a.vif}" : jump ${chain} }`);
   }
+  return out;
+}
+
+/** Replaces the selector's exclusions of an attachment (new connections only). */
+export function selectorRules(a: AttachmentSteering): string[] {
+  const fam = a.mode === 'bridge' ? 'bridge' : 'inet';
+  const t = TABLE;
+  const v4 = a.selector.excludeCidrs.filter((c) => !c.includes(':'));
+  const v6 = a.selector.excludeCidrs.filter((c) => c.includes(':'));
+  const out = [`flush set ${fam} ${t} xp_${a.id}`, `flush set ${fam} ${t} x4_${a.id}`, `flush set ${fam} ${t} x6_${a.id}`];
+  if (a.selector.excludePorts.length) out.push(`add element ${fam} ${t} xp_${a.id} ${portSet(a.selector.excludePorts)}`);
+  if (v4.length) out.push(`add element ${fam} ${t} x4_${a.id} ${elements(v4)}`);
+  if (v6.length) out.push(`add element ${fam} ${t} x6_${a.id} ${elements(v6)}`);
   return out;
 }
 

@@ -1,0 +1,243 @@
+// SplitConnection: one guest connection terminated in Dom0 (the guest leg,
+// acknowledged locally by Dom0's TCP) and its WAN leg to the real destination,
+// bound to the guest's own address so the destination sees the guest.
+//
+// The user-space relay engine moves bytes between the legs with bounded
+// buffering: a leg is paused whenever the other leg's write queue is over its
+// high-water mark, so Dom0 holds at most the kernel socket buffers plus one
+// high-water mark per direction. Half-close is carried through (a FIN is sent
+// on the other leg only after every byte before it was written), resets are
+// carried both ways, and a destination that refuses or never answers ends the
+// guest's connection with a reset.
+import net from 'node:net';
+import * as libc from '../ffi/libc.js';
+import { applyLeg, legSettings } from './tcp-options.js';
+import type { Profile } from '../config/index.js';
+
+export type FlowState = 'connecting' | 'open' | 'half-closed' | 'closing';
+
+export interface Endpoint { ip: string; port: number }
+
+export interface SplitHooks {
+  /** the WAN leg could not keep the guest's port: the steering must know the tuple it uses */
+  rememberTuple(guest: Endpoint, wanLocal: Endpoint, dst: Endpoint): Promise<void>;
+  closed(flow: SplitConnection, reason: string): void;
+  log(level: 'debug' | 'info' | 'warn', msg: string): void;
+}
+
+/** User-space bytes a direction may hold above the kernel buffers before the sender is paused. */
+export const RELAY_HIGH_WATER = 256 * 1024;
+
+const RESET_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ECONNABORTED', 'EADDRNOTAVAIL']);
+
+function fdOf(s: net.Socket): number {
+  const h = (s as unknown as { _handle?: { fd?: number } })._handle;
+  if (!h || typeof h.fd !== 'number' || h.fd < 0) throw new Error('socket has no file descriptor');
+  return h.fd;
+}
+
+export class SplitConnection {
+  readonly startedAt = Date.now();
+  state: FlowState = 'connecting';
+  bytesUp = 0;
+  bytesDown = 0;
+  wanLocal: Endpoint;
+  wan?: net.Socket;
+  private ended = { up: false, down: false };
+  private done = false;
+  private guestGone = false;
+  private connectTimer?: NodeJS.Timeout;
+  private idleTimer?: NodeJS.Timeout;
+  private lastActivity = Date.now();
+  // rate sampling
+  private sample = { t: Date.now(), up: 0, down: 0 };
+  rateUp = 0;
+  rateDown = 0;
+
+  constructor(
+    readonly id: number,
+    readonly vif: string,
+    readonly attachmentId: number,
+    readonly guestSock: net.Socket,
+    readonly guest: Endpoint,
+    readonly dst: Endpoint,
+    readonly profile: Profile,
+    private readonly hooks: SplitHooks,
+  ) {
+    this.wanLocal = { ...guest };
+  }
+
+  /** Applies the guest leg's settings, opens the WAN leg and starts relaying. */
+  async start(): Promise<void> {
+    const p = this.profile;
+    const g = this.guestSock;
+    g.on('error', (e: NodeJS.ErrnoException) => this.onLegError('guest', e));
+    for (const w of applyLeg(fdOf(g), legSettings(p, 'guest'))) this.hooks.log('warn', `flow ${this.id}: guest leg: ${w}`);
+
+    const family = net.isIPv6(this.dst.ip) ? 6 : 4;
+    let fd = this.bindWan(family, this.guest.port);
+    try {
+      libc.connectStart(fd, this.dst.ip, this.dst.port);
+    } catch (e) {
+      libc.close(fd);
+      const code = (e as libc.SysError).code;
+      if (code !== 'EADDRINUSE' && code !== 'EADDRNOTAVAIL') throw e;
+      // The guest's port is taken in Dom0 for this destination (a previous
+      // connection on the same 4-tuple still in TIME_WAIT, say): use another
+      // port, and make the steering divert that tuple's replies before the SYN leaves.
+      fd = this.bindWan(family, 0);
+      this.wanLocal = { ip: this.guest.ip, port: libc.localPort(fd) };
+      this.hooks.log('info', `flow ${this.id}: ${this.guest.ip}:${this.guest.port} busy in Dom0 (${code}); WAN leg uses port ${this.wanLocal.port}`);
+      try {
+        await this.hooks.rememberTuple(this.guest, this.wanLocal, this.dst);
+        libc.connectStart(fd, this.dst.ip, this.dst.port);
+      } catch (e2) {
+        libc.close(fd);
+        throw e2;
+      }
+    }
+    const wan = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
+    this.wan = wan;
+    wan.on('error', (e: NodeJS.ErrnoException) => this.onLegError('wan', e));
+    this.connectTimer = setTimeout(() => this.checkConnected(), p.connect_timeout * 1000);
+    this.relay(g, wan, 'up');
+    this.relay(wan, g, 'down');
+    g.on('close', () => this.onClose());
+    wan.on('close', () => this.onClose());
+    if (p.idle_timeout > 0) this.armIdle();
+    g.resume();
+  }
+
+  /** Creates the WAN-leg socket with the profile's settings, bound to the guest's address. */
+  private bindWan(family: 4 | 6, port: number): number {
+    const fd = libc.tcpSocket(family);
+    try {
+      libc.setInt(fd, family === 6 ? libc.IPPROTO_IPV6 : libc.IPPROTO_IP, family === 6 ? libc.IPV6_TRANSPARENT : libc.IP_TRANSPARENT, 1, 'IP_TRANSPARENT');
+      libc.setInt(fd, libc.SOL_SOCKET, libc.SO_REUSEADDR, 1, 'SO_REUSEADDR');
+      for (const w of applyLeg(fd, legSettings(this.profile, 'wan'))) this.hooks.log('warn', `flow ${this.id}: WAN leg: ${w}`);
+      libc.bind(fd, this.guest.ip, port);
+      return fd;
+    } catch (e) {
+      libc.close(fd);
+      throw e;
+    }
+  }
+
+  /** Relays src -> dst with backpressure; FIN follows the last byte. */
+  private relay(src: net.Socket, dst: net.Socket, dir: 'up' | 'down'): void {
+    src.on('data', (chunk: Buffer) => {
+      this.lastActivity = Date.now();
+      if (dir === 'up') this.bytesUp += chunk.length; else this.bytesDown += chunk.length;
+      if (dst.destroyed) return;
+      const ok = dst.write(chunk, (err) => {
+        if (!err && this.state === 'connecting' && dst === this.wan) this.markOpen();
+      });
+      if (!ok) {
+        src.pause();
+        dst.once('drain', () => { if (!src.destroyed) src.resume(); });
+      }
+    });
+    src.on('end', () => {
+      this.ended[dir] = true;
+      if (this.state === 'open' || this.state === 'connecting') this.state = 'half-closed';
+      if (!dst.destroyed) dst.end();
+    });
+    if (dir === 'down') src.once('data', () => this.markOpen());
+  }
+
+  private markOpen(): void {
+    if (this.state !== 'connecting') return;
+    this.state = 'open';
+    clearTimeout(this.connectTimer);
+  }
+
+  private checkConnected(): void {
+    if (this.state !== 'connecting' || !this.wan || this.done) return;
+    let st = -1;
+    try { st = libc.tcpInfo(fdOf(this.wan)).state; } catch { /* socket gone */ }
+    if (st === 1) { this.markOpen(); return; }
+    this.abort(`no answer from ${this.dst.ip}:${this.dst.port} within ${this.profile.connect_timeout}s`);
+  }
+
+  private armIdle(): void {
+    const ms = this.profile.idle_timeout * 1000;
+    this.idleTimer = setTimeout(() => {
+      const idle = Date.now() - this.lastActivity;
+      if (idle >= ms) this.abort(`idle for ${Math.round(idle / 1000)}s`);
+      else this.armIdle();
+    }, Math.max(1000, ms - (Date.now() - this.lastActivity)));
+    this.idleTimer.unref();
+  }
+
+  private onLegError(leg: 'guest' | 'wan', e: NodeJS.ErrnoException): void {
+    if (this.done) return;
+    const code = e.code ?? 'EIO';
+    this.hooks.log('debug', `flow ${this.id}: ${leg} leg ${code}`);
+    // A reset (or refusal, or timeout) on one leg becomes a reset on the other.
+    const other = leg === 'guest' ? this.wan : this.guestSock;
+    if (other && !other.destroyed) {
+      if (RESET_CODES.has(code)) other.resetAndDestroy(); else other.destroy();
+    }
+    const self = leg === 'guest' ? this.guestSock : this.wan;
+    if (self && !self.destroyed) self.destroy();
+    this.finish(`${leg} ${code}`);
+  }
+
+  /** Ends both legs with a reset (detach --reset, timeouts, policy). */
+  abort(reason: string): void {
+    if (this.done) return;
+    this.hooks.log('debug', `flow ${this.id}: reset (${reason})`);
+    if (!this.guestSock.destroyed) this.guestSock.resetAndDestroy();
+    if (this.wan && !this.wan.destroyed) this.wan.resetAndDestroy();
+    this.finish(reason);
+  }
+
+  /**
+   * The guest's vif went away: what Dom0 already acknowledged to the guest is
+   * still delivered. Read the guest leg's queue to the end, then send FIN on
+   * the WAN leg after the last byte and drop the guest leg.
+   */
+  guestVanished(lingerMs = 60_000): void {
+    if (this.done || this.guestGone) return;
+    this.guestGone = true;
+    const g = this.guestSock;
+    const poll = setInterval(() => {
+      let queued = 0;
+      try { queued = g.destroyed ? 0 : libc.inq(fdOf(g)); } catch { queued = 0; }
+      if (queued > 0 || g.readableLength > 0 || (g.isPaused() && !g.destroyed && queued > 0)) return;
+      clearInterval(poll);
+      if (this.wan && !this.wan.destroyed) this.wan.end();
+      if (!g.destroyed) g.destroy();
+      // The remote may keep its side open; do not wait for ever.
+      setTimeout(() => { if (!this.done) this.abort('guest gone, linger over'); }, lingerMs).unref();
+    }, 50);
+  }
+
+  private onClose(): void {
+    if (this.guestSock.destroyed && (!this.wan || this.wan.destroyed)) this.finish('closed');
+    else this.state = 'closing';
+  }
+
+  private finish(reason: string): void {
+    if (this.done) return;
+    this.done = true;
+    this.state = 'closing';
+    clearTimeout(this.connectTimer);
+    clearTimeout(this.idleTimer);
+    this.hooks.closed(this, reason);
+  }
+
+  get closed(): boolean { return this.done; }
+
+  /** Updates rates; called once a second by the flow table. */
+  sampleRates(now: number): void {
+    const dt = (now - this.sample.t) / 1000;
+    if (dt <= 0) return;
+    const up = ((this.bytesUp - this.sample.up) * 8) / dt;
+    const down = ((this.bytesDown - this.sample.down) * 8) / dt;
+    // smoothed over a few seconds
+    this.rateUp = this.rateUp * 0.5 + up * 0.5;
+    this.rateDown = this.rateDown * 0.5 + down * 0.5;
+    this.sample = { t: now, up: this.bytesUp, down: this.bytesDown };
+  }
+}

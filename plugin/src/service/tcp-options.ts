@@ -1,0 +1,51 @@
+// Per-leg TCP settings from a service profile, applied to a socket fd.
+import * as libc from '../ffi/libc.js';
+import type { Profile } from '../config/index.js';
+
+export interface LegSettings {
+  cc: string;
+  sndbuf: number;
+  rcvbuf: number;
+  nodelay: boolean;
+  notsentLowat: number;
+  keepalive: boolean;
+  keepaliveIdle: number;
+  keepaliveInterval: number;
+  keepaliveCount: number;
+}
+
+export function legSettings(p: Profile, leg: 'guest' | 'wan'): LegSettings {
+  return {
+    cc: leg === 'guest' ? p.guest_cc : p.wan_cc,
+    sndbuf: leg === 'guest' ? p.guest_sndbuf : (p.wan_sndbuf || p.buffer),
+    rcvbuf: leg === 'guest' ? p.guest_rcvbuf : p.wan_rcvbuf,
+    nodelay: leg === 'guest' ? p.guest_nodelay : p.wan_nodelay,
+    notsentLowat: leg === 'wan' ? p.wan_notsent_lowat : 0,
+    keepalive: p.keepalive,
+    keepaliveIdle: p.keepalive_idle,
+    keepaliveInterval: p.keepalive_interval,
+    keepaliveCount: p.keepalive_count,
+  };
+}
+
+/** Applies the settings; a congestion control the kernel lacks is reported, not fatal. */
+export function applyLeg(fd: number, s: LegSettings): string[] {
+  const warnings: string[] = [];
+  try {
+    libc.setString(fd, libc.IPPROTO_TCP, libc.TCP_CONGESTION, s.cc, 'TCP_CONGESTION');
+  } catch (e) {
+    warnings.push(`congestion control '${s.cc}' unavailable (${(e as Error).message}); kernel default kept`);
+  }
+  // 0 means "leave the kernel's autotuning alone".
+  if (s.sndbuf > 0) libc.setInt(fd, libc.SOL_SOCKET, libc.SO_SNDBUF, Math.min(s.sndbuf, 0x3fffffff), 'SO_SNDBUF');
+  if (s.rcvbuf > 0) libc.setInt(fd, libc.SOL_SOCKET, libc.SO_RCVBUF, Math.min(s.rcvbuf, 0x3fffffff), 'SO_RCVBUF');
+  libc.setInt(fd, libc.IPPROTO_TCP, libc.TCP_NODELAY, s.nodelay ? 1 : 0, 'TCP_NODELAY');
+  if (s.notsentLowat > 0) libc.setInt(fd, libc.IPPROTO_TCP, libc.TCP_NOTSENT_LOWAT, s.notsentLowat, 'TCP_NOTSENT_LOWAT');
+  if (s.keepalive) {
+    libc.setInt(fd, libc.SOL_SOCKET, libc.SO_KEEPALIVE, 1, 'SO_KEEPALIVE');
+    libc.setInt(fd, libc.IPPROTO_TCP, libc.TCP_KEEPIDLE, s.keepaliveIdle, 'TCP_KEEPIDLE');
+    libc.setInt(fd, libc.IPPROTO_TCP, libc.TCP_KEEPINTVL, s.keepaliveInterval, 'TCP_KEEPINTVL');
+    libc.setInt(fd, libc.IPPROTO_TCP, libc.TCP_KEEPCNT, s.keepaliveCount, 'TCP_KEEPCNT');
+  }
+  return warnings;
+}
