@@ -92,10 +92,11 @@ export interface Stats { seed: number; a2b: DirStats; b2a: DirStats }
 export class Wanem {
   private constructor(readonly child: ChildProcess, readonly pid: number, readonly dir: string, private stderr: string[]) {}
 
-  static async start(a2b: string, b2a: string, extra: string[] = []): Promise<Wanem> {
+  /** realtime: run under `chrt -f 1` (SCHED_FIFO), as README recommends for >= 1 Gbit/s. */
+  static async start(a2b: string, b2a: string, extra: string[] = [], realtime = false): Promise<Wanem> {
     const dir = mkdtempSync(join(tmpdir(), 'xwt-wanem-'));
     const ready = join(dir, 'ready');
-    const child = spawn('ip', ['netns', 'exec', NS_W, WANEM, '--if-a', 'wa', '--if-b', 'wb', '--a2b', a2b, '--b2a', b2a,
+    const child = spawn('ip', ['netns', 'exec', NS_W, ...(realtime ? ['chrt', '-f', '1'] : []), WANEM, '--if-a', 'wa', '--if-b', 'wb', '--a2b', a2b, '--b2a', b2a,
       '--ready-file', ready, '--stats-file', join(dir, 'stats.json'), ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
     const stderr: string[] = [];
     child.stderr!.on('data', (d: Buffer) => stderr.push(d.toString()));
@@ -148,8 +149,9 @@ export class Wanem {
   }
 
   /** Runs fn with a wanem; stops it and returns fn's result plus the final stats. */
-  static async with<T>(a2b: string, b2a: string, fn: (w: Wanem) => Promise<T>, extra: string[] = []): Promise<{ result: T; stats: Stats }> {
-    const w = await Wanem.start(a2b, b2a, extra);
+  static async with<T>(a2b: string, b2a: string, fn: (w: Wanem) => Promise<T>, extra: string[] = [],
+    realtime = false): Promise<{ result: T; stats: Stats }> {
+    const w = await Wanem.start(a2b, b2a, extra, realtime);
     try {
       const result = await fn(w);
       return { result, stats: await w.stop() };

@@ -3,7 +3,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  IP_B, NS_B, NS_W, WANEM, WANEM_DIR, Wanem, iperf, nstat, pingRtt, run, setup, teardown, udpSequence, withBridge,
+  NS_B, NS_W, WANEM, WANEM_DIR, Wanem, iperf, nstat, pingRtt, run, setup, teardown, udpSequence, withBridge,
+  type Stats,
 } from './netlab.js';
 
 const MBIT = 1e6;
@@ -73,10 +74,10 @@ test('delay: ping RTT - base RTT is 2 x delay within 1 ms (0, 5, 325 ms)', async
 // TCP goodput over 6 s after 2 s of warm-up. cubic, because bbr's ProbeRTT
 // idles the link ~200 ms every 10 s (a few % of a short test). The queue is a
 // few bandwidth-delay products so that the sender, not the queue, is tested.
-async function tcpGoodput(rateMbit: number): Promise<{ goodput: number; stats: import('./netlab.js').Stats }> {
+async function tcpGoodput(rateMbit: number, realtime = false): Promise<{ goodput: number; stats: Stats }> {
   const bdp = rateMbit * MBIT / 8 * 0.010;
   const spec = `rate=${rateMbit}mbit,delay=5ms,queue=${Math.max(65536, Math.round(4 * bdp))}`;
-  const { result, stats } = await Wanem.with(spec, spec, () => iperf(['-t', '6', '-O', '2', '-C', 'cubic']));
+  const { result, stats } = await Wanem.with(spec, spec, () => iperf(['-t', '6', '-O', '2', '-C', 'cubic']), [], realtime);
   return { goodput: result.end.sum_received.bits_per_second as number, stats };
 }
 
@@ -93,23 +94,34 @@ test('rate: TCP goodput within 5 % of the rate at 1, 10 and 100 Mbit/s', async (
   }
 });
 
-test('rate: 1 Gbit/s (reports what this machine reaches; the shaper never exceeds the rate)', async () => {
-  const { goodput, stats } = await tcpGoodput(1000);
+// At 1 Gbit/s the emulator needs its CPU when frames are due: with other
+// work on the 2 cores it falls behind unless it runs SCHED_FIFO (README).
+// The 95 % bar is asserted with WANEM_STRICT_1G=1 (an idle machine).
+test('rate: 1 Gbit/s under chrt -f 1: at least 90 % of the rate, never above it', async () => {
+  const { goodput, stats } = await tcpGoodput(1000, true);
   const rate = 1000 * MBIT;
   console.log(`rate 1000 Mbit/s: goodput ${(goodput / MBIT).toFixed(1)} Mbit/s = ${(100 * goodput / rate).toFixed(1)} % ` +
     `of the rate; emulator overruns ${stats.a2b.dropped_overrun}, kernel rx drops ${stats.a2b.rx_kernel_drops}`);
   assert.ok(goodput * IP_MTU / TCP_MSS <= 1.005 * rate, `goodput ${goodput} exceeds the rate`);
+  assert.ok(goodput >= 0.90 * rate, `goodput ${goodput} below 90 % of 1 Gbit/s`);
   if (process.env.WANEM_STRICT_1G) assert.ok(goodput >= 0.95 * rate, `goodput ${goodput} below 95 % of 1 Gbit/s`);
 });
 
-test('rate: UDP offered at 1.5 x the rate arrives at the rate (100 Mbit/s, within 2 %)', async () => {
-  const spec = 'rate=100mbit,delay=5ms';
-  const { result } = await Wanem.with(spec, spec, () => iperf(['-u', '-b', '150M', '-l', '1400', '-w', '4M', '-t', '4']));
-  const got = result.end.sum_received.bits_per_second as number;
+// The queue (4 MB = 335 ms) bridges the sender's pauses on a busy machine,
+// so the link never idles; whole seconds in the middle of the run are used
+// (the receiver's first and last intervals are partial).
+test('rate: UDP offered at 1.5 x the rate arrives at exactly the rate (100 Mbit/s, within 1 %)', async () => {
+  const spec = 'rate=100mbit,delay=5ms,queue=4m';
+  const { result } = await Wanem.with(spec, spec,
+    () => iperf(['-u', '-b', '150M', '-l', '1400', '-w', '4M', '-t', '5', '--get-server-output']));
+  const seconds = [...String(result.server_output_text).matchAll(/ (\d+)\.00-(\d+)\.00 +sec +\S+ \S+ +([\d.]+) Mbits\/sec/g)]
+    .filter((m) => Number(m[1]) >= 1 && Number(m[2]) <= 4).map((m) => Number(m[3]) * MBIT);
+  assert.is(seconds.length, 3, `middle intervals in:\n${result.server_output_text}`);
+  const got = seconds.reduce((a, b) => a + b, 0) / seconds.length;
   // iperf3 counts UDP payload: 1400 of every 1428 IP bytes.
   const want = 100 * MBIT * 1400 / 1428;
-  console.log(`UDP overload: ${(got / MBIT).toFixed(3)} Mbit/s payload, expected ${(want / MBIT).toFixed(3)} (${(100 * (got / want - 1)).toFixed(2)} %)`);
-  assert.ok(Math.abs(got / want - 1) <= 0.02, `UDP payload rate ${got}, expected ${want}`);
+  console.log(`UDP overload: ${(got / MBIT).toFixed(2)} Mbit/s payload, expected ${(want / MBIT).toFixed(2)} (${(100 * (got / want - 1)).toFixed(2)} %)`);
+  assert.ok(Math.abs(got / want - 1) <= 0.01, `UDP payload rate ${got}, expected ${want}`);
 });
 
 test('no loss of its own: UDP at 90 % of 100 Mbit/s for 5 s loses nothing', async () => {
