@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: GPL-2.0
+/* counters: per-flow and per-vif byte and packet counters for registered
+ * sockets, readable from the maps with no per-packet work in user space.
+ *
+ * The numbers are the kernel's own tcp_sock counters (payload bytes acked and
+ * received in sequence, segments in and out), copied, not recomputed:
+ *   sockops ESTABLISHED  creates the flow record (cookie -> xlnet_flow) and asks
+ *                        for state callbacks on that socket only
+ *   cgroup_skb in/egress refreshes the record on each packet of the socket
+ *                        (ingress runs before TCP processes the packet, so a live
+ *                        record may lag by one packet)
+ *   sockops STATE_CB     at TCP_CLOSE writes the final numbers, marks the flow
+ *                        closed and adds it to its attachment's closed totals
+ */
+#include <linux/bpf.h>
+#include <linux/in.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "xlnet.h"
+#include "maps.h"
+
+#define XLNET_AF_INET6 10 /* AF_INET6 in <sys/socket.h> */
+
+/* One entry per (attachment, leg): 4096 vifs with both legs. */
+#define XLNET_MAX_VIF_KEYS 8192
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XLNET_MAX_VIF_KEYS);
+	__type(key, struct xlnet_vif_key);
+	__type(value, struct xlnet_vif_totals);
+} xlnet_vif_closed SEC(".maps");
+
+static __always_inline void copy_counters(struct xlnet_flow *f, struct bpf_sock_ops *skops)
+{
+	f->bytes_acked = skops->bytes_acked;
+	f->bytes_received = skops->bytes_received;
+	f->segs_out = skops->segs_out;
+	f->segs_in = skops->segs_in;
+	f->data_segs_out = skops->data_segs_out;
+	f->data_segs_in = skops->data_segs_in;
+	f->total_retrans = skops->total_retrans;
+}
+
+static __always_inline void flow_open(struct bpf_sock_ops *skops, __u8 leg)
+{
+	struct xlnet_flow f = {};
+	struct xlnet_sk *reg;
+	struct bpf_sock *sk = skops->sk;
+	__u64 cookie;
+
+	if (!sk)
+		return;
+	reg = bpf_sk_storage_get(&xlnet_sk, sk, 0, 0);
+	if (!reg)
+		return;
+	cookie = bpf_get_socket_cookie(skops);
+	reg->cookie = cookie;
+	f.attachment = reg->attachment;
+	f.profile = reg->profile;
+	f.leg = leg;
+	if (skops->family == XLNET_AF_INET6) {
+		f.family = 6;
+		f.local_addr[0] = skops->local_ip6[0];
+		f.local_addr[1] = skops->local_ip6[1];
+		f.local_addr[2] = skops->local_ip6[2];
+		f.local_addr[3] = skops->local_ip6[3];
+		f.remote_addr[0] = skops->remote_ip6[0];
+		f.remote_addr[1] = skops->remote_ip6[1];
+		f.remote_addr[2] = skops->remote_ip6[2];
+		f.remote_addr[3] = skops->remote_ip6[3];
+	} else {
+		f.family = 4;
+		f.local_addr[0] = skops->local_ip4;
+		f.remote_addr[0] = skops->remote_ip4;
+	}
+	f.local_port = (__u16)skops->local_port;
+	/* remote_port is the network-order port in the upper half (see bpf.h) */
+	f.remote_port = (__u16)bpf_ntohl(skops->remote_port);
+	f.established_ns = bpf_ktime_get_ns();
+	copy_counters(&f, skops);
+	bpf_map_update_elem(&xlnet_flows, &cookie, &f, BPF_ANY);
+	/* State callbacks for this socket only, to see it close. */
+	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+}
+
+static __always_inline void flow_close(struct bpf_sock_ops *skops)
+{
+	struct xlnet_vif_totals zero = {}, *tot;
+	struct xlnet_vif_key key = {};
+	struct xlnet_flow *f;
+	__u64 cookie;
+
+	if (skops->args[1] != BPF_TCP_CLOSE)
+		return;
+	cookie = bpf_get_socket_cookie(skops);
+	f = bpf_map_lookup_elem(&xlnet_flows, &cookie);
+	if (!f || f->closed)
+		return;
+	copy_counters(f, skops);
+	f->closed = 1;
+	key.attachment = f->attachment;
+	key.leg = f->leg;
+	tot = bpf_map_lookup_elem(&xlnet_vif_closed, &key);
+	if (!tot) {
+		bpf_map_update_elem(&xlnet_vif_closed, &key, &zero, BPF_NOEXIST);
+		tot = bpf_map_lookup_elem(&xlnet_vif_closed, &key);
+		if (!tot)
+			return; /* table full: the daemon forgot to drop detached vifs */
+	}
+	/* Sockets of one vif close on any CPU: atomic adds. */
+	__sync_fetch_and_add(&tot->bytes_acked, f->bytes_acked);
+	__sync_fetch_and_add(&tot->bytes_received, f->bytes_received);
+	__sync_fetch_and_add(&tot->segs_out, f->segs_out);
+	__sync_fetch_and_add(&tot->segs_in, f->segs_in);
+	__sync_fetch_and_add(&tot->flows, 1);
+}
+
+SEC("sockops")
+int xlnet_flow_events(struct bpf_sock_ops *skops)
+{
+	switch (skops->op) {
+	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
+		flow_open(skops, XLNET_LEG_WAN);
+		break;
+	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
+		flow_open(skops, XLNET_LEG_GUEST);
+		break;
+	case BPF_SOCK_OPS_STATE_CB:
+		flow_close(skops);
+		break;
+	}
+	return 1;
+}
+
+static __always_inline void refresh(struct __sk_buff *skb)
+{
+	struct bpf_tcp_sock *tp;
+	struct xlnet_flow *f;
+	struct bpf_sock *sk;
+	__u64 cookie;
+
+	sk = skb->sk;
+	if (!sk)
+		return;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk || sk->protocol != IPPROTO_TCP)
+		return;
+	cookie = bpf_get_socket_cookie(skb);
+	f = bpf_map_lookup_elem(&xlnet_flows, &cookie);
+	if (!f || f->closed)
+		return;
+	tp = bpf_tcp_sock(sk);
+	if (!tp)
+		return;
+	f->bytes_acked = tp->bytes_acked;
+	f->bytes_received = tp->bytes_received;
+	f->segs_out = tp->segs_out;
+	f->segs_in = tp->segs_in;
+	f->data_segs_out = tp->data_segs_out;
+	f->data_segs_in = tp->data_segs_in;
+	f->total_retrans = tp->total_retrans;
+}
+
+/* cgroup_skb programs decide whether a packet passes: 1 lets it through. */
+#define XLNET_SKB_PASS 1
+
+SEC("cgroup_skb/egress")
+int xlnet_count_egress(struct __sk_buff *skb)
+{
+	refresh(skb);
+	return XLNET_SKB_PASS;
+}
+
+SEC("cgroup_skb/ingress")
+int xlnet_count_ingress(struct __sk_buff *skb)
+{
+	refresh(skb);
+	return XLNET_SKB_PASS;
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,319 @@
+// Datapath: the loaded BPF objects of one xlnetd, attached to its cgroup, and
+// the typed operations on their maps. Made by loadDatapath(); close() detaches
+// and unloads everything (bpf_links and object fds: if the process dies
+// instead, the kernel drops them the same way).
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as bpf from '../ffi/libbpf.js';
+import { SysError } from '../ffi/libc.js';
+import { checkOwnCgroup } from './cgroup.js';
+import { DatapathError } from './datapath-error.js';
+import * as L from './layout.js';
+
+/** datapath/build of this checkout or package (same depth from src/ and dist/). */
+export const DEFAULT_OBJECT_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../datapath/build');
+
+/** Objects in load order, with the programs each attaches to the cgroup. The
+ * first object to declare a map creates it; later ones reuse it by name. */
+const OBJECTS = [
+  { file: 'wan_tune.bpf.o', programs: ['xlnet_wan_tune'] },
+  { file: 'counters.bpf.o', programs: ['xlnet_flow_events', 'xlnet_count_egress', 'xlnet_count_ingress'] },
+] as const;
+
+/** Maps the loader touches, with their key and value sizes from layout.ts. */
+const MAPS = {
+  xlnet_sk: [L.SIZES.fd, L.SIZES.sk],
+  xlnet_profiles: [L.SIZES.u32, L.SIZES.tuning],
+  xlnet_flows: [L.SIZES.cookie, L.SIZES.flow],
+  xlnet_vif_closed: [L.SIZES.vifKey, L.SIZES.vifTotals],
+} as const;
+type MapName = keyof typeof MAPS;
+
+export const MAX_PROFILES = 256; // XLNET_MAX_PROFILES in wan_tune.bpf.c
+const MAX_CWND = 65535; // segments; larger windows are a configuration mistake
+const MAX_BUF = 0x7fffffff; // setsockopt takes an int
+
+export interface DatapathOptions {
+  /** cgroup v2 directory holding xlnetd only (see enterOwnCgroup). */
+  cgroup: string;
+  /** Where the *.bpf.o files are; default datapath/build. */
+  objectDir?: string;
+}
+
+/** A tuning profile; an omitted or 0 field keeps the kernel default. */
+export interface Tuning {
+  /** Initial congestion window, segments. */
+  initcwnd?: number;
+  /** Congestion control name (one of net.ipv4.tcp_available_congestion_control). */
+  cc?: string;
+  /** SO_SNDBUF / SO_RCVBUF as given to setsockopt: the kernel doubles the value
+   * and caps it at net.core.wmem_max / rmem_max; setting one turns autotuning off. */
+  sndbuf?: number;
+  rcvbuf?: number;
+  /** Upper bound of the congestion window, segments. */
+  cwndClamp?: number;
+}
+
+export interface Registration {
+  /** The attachment (vif) the socket belongs to; counters are grouped by it. */
+  attachment: number;
+  /** Tuning profile index, 0..MAX_PROFILES-1 (see setTuning). */
+  profile: number;
+}
+
+export interface VifCounters extends L.Counters {
+  attachment: number;
+  leg: L.Leg;
+  /** Flows seen on this attachment and leg (closed and live). */
+  flows: number;
+  liveFlows: number;
+}
+
+interface Loaded {
+  objects: bpf.BpfObject[];
+  links: bpf.BpfLink[];
+  maps: Record<MapName, number>;
+}
+
+function available(): string[] {
+  try {
+    return readFileSync('/proc/sys/net/ipv4/tcp_available_congestion_control', 'utf8').trim().split(/\s+/);
+  } catch { return []; }
+}
+
+function checkCount(what: string, v: number | undefined, max: number): number {
+  if (v === undefined) return 0;
+  if (!Number.isInteger(v) || v < 0 || v > max) {
+    throw new DatapathError('E_BAD_TUNING', `${what} = ${v}: not an integer in 0..${max} (0 keeps the kernel default)`);
+  }
+  return v;
+}
+
+export class Datapath {
+  private loaded: Loaded | undefined;
+
+  private constructor(loaded: Loaded, readonly cgroup: string) {
+    this.loaded = loaded;
+  }
+
+  /** Opens, loads and attaches; on any failure nothing stays in the kernel. */
+  static load(opts: DatapathOptions): Datapath {
+    const dir = opts.objectDir ?? DEFAULT_OBJECT_DIR;
+    for (const o of OBJECTS) {
+      const path = join(dir, o.file);
+      if (!existsSync(path)) {
+        throw new DatapathError('E_NO_OBJECT', `BPF object ${path} is missing: build it with \`make -C datapath\``);
+      }
+    }
+    checkOwnCgroup(opts.cgroup);
+    const loaded: Loaded = { objects: [], links: [], maps: {} as Record<MapName, number> };
+    let cgroupFd = -1;
+    try {
+      cgroupFd = openSync(opts.cgroup, 'r');
+      const shared = new Map<string, number>();
+      const programs: bpf.BpfProgram[] = [];
+      for (const o of OBJECTS) {
+        const path = join(dir, o.file);
+        let obj: bpf.BpfObject;
+        try {
+          obj = bpf.objectOpen(path);
+        } catch (e) {
+          throw new DatapathError('E_LOAD', `cannot open BPF object ${path}: ${(e as Error).message}`, { cause: e });
+        }
+        loaded.objects.push(obj);
+        for (const name of shared.keys()) {
+          const m = tryFindMap(obj, name);
+          if (m) bpf.reuseMapFd(m, shared.get(name)!);
+        }
+        try {
+          bpf.objectLoad(obj);
+        } catch (e) {
+          throw new DatapathError('E_LOAD', `the kernel refused ${path}: ${(e as Error).message}`, { cause: e });
+        }
+        for (const name of Object.keys(MAPS) as MapName[]) {
+          const m = tryFindMap(obj, name);
+          if (!m || shared.has(name)) continue;
+          checkLayout(path, m, MAPS[name]);
+          shared.set(name, bpf.mapFd(m));
+          loaded.maps[name] = bpf.mapFd(m);
+        }
+        for (const p of o.programs) programs.push(bpf.findProgram(obj, p));
+      }
+      for (const name of Object.keys(MAPS) as MapName[]) {
+        if (loaded.maps[name] === undefined) throw new DatapathError('E_LAYOUT', `no object declares map ${name}`);
+      }
+      for (const p of programs) {
+        try {
+          loaded.links.push(bpf.attachCgroup(p, cgroupFd));
+        } catch (e) {
+          throw new DatapathError('E_ATTACH', `cannot attach ${p.name} to cgroup ${opts.cgroup}: ${(e as Error).message}`, { cause: e });
+        }
+      }
+    } catch (e) {
+      unload(loaded);
+      throw e;
+    } finally {
+      if (cgroupFd >= 0) closeSync(cgroupFd);
+    }
+    return new Datapath(loaded, opts.cgroup);
+  }
+
+  private get l(): Loaded {
+    if (!this.loaded) throw new DatapathError('E_CLOSED', 'the datapath is closed');
+    return this.loaded;
+  }
+
+  /** The fd of a map, for a later component (kernel relay) or a test helper. */
+  mapFd(name: MapName): number {
+    return this.l.maps[name];
+  }
+
+  /** Sets tuning profile `profile` (0..MAX_PROFILES-1). Sockets established after
+   * this call use it; established sockets keep what they got. */
+  setTuning(profile: number, t: Tuning): void {
+    checkProfile(profile, 'E_BAD_TUNING');
+    const cc = t.cc ?? '';
+    if (cc !== '' && !available().includes(cc)) {
+      throw new DatapathError('E_BAD_TUNING', `congestion control "${cc}" is not available in this kernel (available: ${available().join(' ')})`);
+    }
+    const v: L.TuningValues = {
+      initcwnd: checkCount('initcwnd', t.initcwnd, MAX_CWND),
+      cwndClamp: checkCount('cwndClamp', t.cwndClamp, MAX_CWND),
+      sndbuf: checkCount('sndbuf', t.sndbuf, MAX_BUF),
+      rcvbuf: checkCount('rcvbuf', t.rcvbuf, MAX_BUF),
+      cc,
+    };
+    bpf.mapUpdate(this.l.maps.xlnet_profiles, L.u32Key(profile), L.encodeTuning(v));
+  }
+
+  getTuning(profile: number): L.TuningValues {
+    checkProfile(profile, 'E_BAD_TUNING');
+    return L.decodeTuning(bpf.mapLookup(this.l.maps.xlnet_profiles, L.u32Key(profile), L.SIZES.tuning)!);
+  }
+
+  /** Marks a socket as xlnet's: tuned by its profile, counted under its
+   * attachment. WAN leg: call before connect(). Guest leg: call on the
+   * transparent listener; every socket it accepts inherits the registration. */
+  registerSocket(fd: number, reg: Registration): void {
+    checkProfile(reg.profile, 'E_REGISTER');
+    if (!Number.isInteger(reg.attachment) || reg.attachment < 0 || reg.attachment > 0xffffffff) {
+      throw new DatapathError('E_REGISTER', `attachment id ${reg.attachment} is not a 32-bit unsigned integer`);
+    }
+    try {
+      bpf.mapUpdate(this.l.maps.xlnet_sk, L.fdKey(fd), L.encodeSk(reg.attachment, reg.profile));
+    } catch (e) {
+      const hint = e instanceof SysError && e.code === 'EBADF' ? ' (not an open socket fd)' : '';
+      throw new DatapathError('E_REGISTER', `cannot register fd ${fd}: ${(e as Error).message}${hint}`, { cause: e });
+    }
+  }
+
+  /** Removes a socket's registration (its flow record, if any, stays). */
+  unregisterSocket(fd: number): boolean {
+    return bpf.mapDelete(this.l.maps.xlnet_sk, L.fdKey(fd));
+  }
+
+  /** A registered socket's state: its cookie once established, refused settings. */
+  socketState(fd: number): L.SocketState | undefined {
+    const b = bpf.mapLookup(this.l.maps.xlnet_sk, L.fdKey(fd), L.SIZES.sk);
+    return b && L.decodeSk(b);
+  }
+
+  flow(cookie: bigint): L.FlowCounters | undefined {
+    const k = L.cookieKey(cookie);
+    const b = bpf.mapLookup(this.l.maps.xlnet_flows, k, L.SIZES.flow);
+    return b && L.decodeFlow(k, b);
+  }
+
+  /** Every flow record: live flows and closed ones not yet forgotten. */
+  flowCounters(): L.FlowCounters[] {
+    const fd = this.l.maps.xlnet_flows;
+    const out: L.FlowCounters[] = [];
+    for (const k of bpf.mapKeys(fd, L.SIZES.cookie)) {
+      const b = bpf.mapLookup(fd, k, L.SIZES.flow);
+      if (b) out.push(L.decodeFlow(k, b));
+    }
+    return out;
+  }
+
+  /** Drops a flow record (after its final numbers were read). */
+  forgetFlow(cookie: bigint): boolean {
+    return bpf.mapDelete(this.l.maps.xlnet_flows, L.cookieKey(cookie));
+  }
+
+  /** Per attachment and leg: totals of closed flows plus the live flows' counters.
+   * Closed totals are read first: a flow closing during the read can be missed
+   * by that one read, never counted twice. */
+  vifCounters(): VifCounters[] {
+    const byKey = new Map<string, VifCounters>();
+    const entry = (attachment: number, leg: L.Leg): VifCounters => {
+      const key = `${attachment}/${leg}`;
+      let v = byKey.get(key);
+      if (!v) {
+        v = { attachment, leg, bytesAcked: 0, bytesReceived: 0, segsOut: 0, segsIn: 0, flows: 0, liveFlows: 0 };
+        byKey.set(key, v);
+      }
+      return v;
+    };
+    const closedFd = this.l.maps.xlnet_vif_closed;
+    for (const k of bpf.mapKeys(closedFd, L.SIZES.vifKey)) {
+      const b = bpf.mapLookup(closedFd, k, L.SIZES.vifTotals);
+      if (!b) continue;
+      const { attachment, leg } = L.decodeVifKey(k);
+      const t = L.decodeVifTotals(b);
+      const v = entry(attachment, leg);
+      v.bytesAcked += t.bytesAcked; v.bytesReceived += t.bytesReceived;
+      v.segsOut += t.segsOut; v.segsIn += t.segsIn; v.flows += t.flows;
+    }
+    for (const f of this.flowCounters()) {
+      if (f.closed) continue;
+      const v = entry(f.attachment, f.leg);
+      v.bytesAcked += f.bytesAcked; v.bytesReceived += f.bytesReceived;
+      v.segsOut += f.segsOut; v.segsIn += f.segsIn; v.flows += 1; v.liveFlows += 1;
+    }
+    return [...byKey.values()].sort((a, b) => a.attachment - b.attachment || a.leg.localeCompare(b.leg));
+  }
+
+  /** After a vif detached and its flows ended: drop its totals and closed flows. */
+  forgetAttachment(attachment: number): void {
+    for (const leg of [L.LEG_GUEST, L.LEG_WAN]) bpf.mapDelete(this.l.maps.xlnet_vif_closed, L.encodeVifKey(attachment, leg));
+    for (const f of this.flowCounters()) if (f.attachment === attachment && f.closed) this.forgetFlow(f.cookie);
+  }
+
+  get closed(): boolean {
+    return this.loaded === undefined;
+  }
+
+  /** Detaches every program and unloads programs and maps. Idempotent. */
+  close(): void {
+    if (!this.loaded) return;
+    const l = this.loaded;
+    this.loaded = undefined;
+    unload(l);
+  }
+}
+
+function checkProfile(profile: number, code: 'E_BAD_TUNING' | 'E_REGISTER'): void {
+  if (!Number.isInteger(profile) || profile < 0 || profile >= MAX_PROFILES) {
+    throw new DatapathError(code, `profile index ${profile} is out of range 0..${MAX_PROFILES - 1}`);
+  }
+}
+
+function tryFindMap(obj: bpf.BpfObject, name: string): bpf.BpfMap | undefined {
+  try { return bpf.findMap(obj, name); } catch { return undefined; }
+}
+
+function checkLayout(path: string, m: bpf.BpfMap, [key, value]: readonly [number, number]): void {
+  const k = bpf.mapKeySize(m), v = bpf.mapValueSize(m);
+  if (k !== key || v !== value) {
+    throw new DatapathError('E_LAYOUT', `map ${m.name} in ${path} has key/value sizes ${k}/${v}, layout.ts expects ${key}/${value}: ` +
+      'datapath/xlnet.h and plugin/src/datapath/layout.ts changed apart');
+  }
+}
+
+function unload(l: Loaded): void {
+  for (const link of l.links.splice(0)) {
+    try { bpf.linkDestroy(link); } catch { /* the object close below still drops the fds */ }
+  }
+  for (const obj of l.objects.splice(0).reverse()) bpf.objectClose(obj);
+}
