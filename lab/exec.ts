@@ -32,7 +32,9 @@ export function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
       maxBuffer: 64 * 1024 * 1024,
       encoding: 'utf8',
     }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as NodeJS.ErrnoException & { code?: unknown }).code === 'number' ? (err as unknown as { code: number }).code : (child.exitCode ?? -1)) : 0;
+      // execFile's error carries the exit status as a number in `code` (or an errno name when it could not run).
+      const raw = err ? (err as unknown as { code?: unknown }).code : 0;
+      const code = typeof raw === 'number' ? raw : err ? -1 : 0;
       if (err && !opts.allowFail) return reject(new CommandError(full, code, stdout, stderr));
       resolve({ code, stdout, stderr });
     });

@@ -93,18 +93,29 @@ export class Daemon {
     this.log.info(`xlnetd ${VERSION} ready: listener port ${this.listenPort}, control ${this.socketPath}, config ${this.config.source}`);
   }
 
-  /** The policy route that delivers diverted packets to local sockets. */
+  /**
+   * The policy routes: diverted packets (marked) are delivered locally; but
+   * Dom0's own packets on the split connections carry the SYN's mark too
+   * (tcp_fwmark_accept), and those must be routed normally, hence the
+   * higher-priority `iif lo` rule.
+   */
   private async routing(action: 'add' | 'del'): Promise<void> {
     const mark = `0x${MARK_BASE.toString(16)}/0x${MARK_MASK.toString(16)}`;
+    const rules = [
+      ['iif', 'lo', 'fwmark', mark, 'lookup', 'main', 'priority', String(RULE_PRIORITY - 1)],
+      ['fwmark', mark, 'lookup', String(ROUTE_TABLE), 'priority', String(RULE_PRIORITY)],
+    ];
     for (const fam of ['-4', '-6']) {
-      // Remove leftovers of a crashed run first, so the rule exists once.
-      for (;;) {
-        const r = await run('ip', [fam, 'rule', 'del', 'fwmark', mark, 'lookup', String(ROUTE_TABLE)]).catch(() => undefined);
-        if (!r) break;
+      // Remove leftovers of a crashed run first, so each rule exists once.
+      for (const r of rules) {
+        for (let i = 0; i < 10; i++) {
+          const ok = await run('ip', [fam, 'rule', 'del', ...r]).catch(() => undefined);
+          if (!ok) break;
+        }
       }
       await run('ip', [fam, 'route', 'flush', 'table', String(ROUTE_TABLE)]).catch(() => undefined);
       if (action === 'add') {
-        await run('ip', [fam, 'rule', 'add', 'fwmark', mark, 'lookup', String(ROUTE_TABLE), 'priority', String(RULE_PRIORITY)]);
+        for (const r of rules) await run('ip', [fam, 'rule', 'add', ...r]);
         await run('ip', [fam, 'route', 'add', 'local', fam === '-4' ? '0.0.0.0/0' : '::/0', 'dev', 'lo', 'table', String(ROUTE_TABLE)]);
       }
     }
