@@ -170,7 +170,7 @@ export class Lab {
     const { dom0, gw, wan, remote } = this.ns;
     for (const n of [dom0, gw, wan, remote]) {
       await run(['ip', 'netns', 'add', n]);
-      await run(['ip', 'link', 'set', 'lo', 'up'], { ns: n });
+      await prepareNamespace(n);
     }
     // Dom0: the bridge with Dom0's own address, the uplink to the gateway.
     await sh(`
@@ -294,6 +294,7 @@ export class Lab {
     const { dom0 } = this.ns;
     await run(['ip', 'netns', 'add', g.ns]);
     this.guests.set(domid, g);
+    await prepareNamespace(g.ns);
     // The netback side of the vif: Xen gives it fe:ff:ff:ff:ff:ff; left down for the script.
     await sh(`
       ip link add ${g.vif} address fe:ff:ff:ff:ff:ff type veth peer name eth0 netns ${g.ns}
@@ -324,7 +325,8 @@ export class Lab {
       script: join(this.scriptsDir, g.script),
       mac: g.mac,
       bridge: 'xenbr0',
-      ip: mode === 'route' ? [g.ip4, g.ip6] : undefined,
+      // vif-route's `ip` takes IPv4 only (it routes with Dom0's IPv4 as source); the IPv6 route is added below.
+      ip: mode === 'route' ? [g.ip4] : undefined,
       gatewaydev: mode === 'route' ? 'xenbr0' : undefined,
       localack: spec.localack,
     });
@@ -333,7 +335,8 @@ export class Lab {
     await this.hotplug(g, 'online');
     if (mode === 'route') {
       // vif-route adds the IPv4 host routes; Dom0 also answers for the guest on the LAN.
-      await sh(`sysctl -qw net.ipv4.conf.xenbr0.proxy_arp=1 || true`, { ns: dom0 });
+      await sh(`sysctl -qw net.ipv4.conf.xenbr0.proxy_arp=1 || true
+        ip -6 route add ${g.ip6}/128 dev ${g.vif}`, { ns: dom0 });
     }
     return g;
   }
@@ -490,6 +493,12 @@ export class Lab {
     for (const n of mine) await killNamespace(n);
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Loopback up, and no IPv6 duplicate address detection: lab addresses are unique and usable at once. */
+async function prepareNamespace(ns: string): Promise<void> {
+  await sh(`ip link set lo up
+    sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0`, { ns });
 }
 
 function alive(pid: number): boolean {
