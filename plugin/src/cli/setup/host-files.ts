@@ -1,0 +1,58 @@
+// The host files setup writes besides xlnet.conf: the sysctl drop-in and the
+// systemd unit (from templates/xlnetd.service).
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../version-info.js';
+import type { SetupAnswers } from './answers.js';
+
+/** Lines starting with `-`: sysctl ignores a failure (a bridge or module not there yet at boot). */
+export function renderSysctlDropin(a: SetupAnswers, bridgeNetfilter: boolean): string {
+  const out = [
+    '# Written by `xlnet setup`; removed by `xlnet setup --uninstall`.',
+    '# Kernel settings xlnetd needs. Applied at boot (systemd-sysctl / procps);',
+    '# now with: sysctl -p /etc/sysctl.d/60-xlnet.conf',
+    '',
+    '# A guest connection accepted on the TPROXY listener must keep the mark',
+    '# the steering rules gave its SYN, so its replies are routed back the same way.',
+    'net.ipv4.tcp_fwmark_accept = 1',
+    '',
+    '# The WAN leg sends with the guest\'s address from Dom0; strict reverse-path',
+    '# filtering would drop the replies on the bridge or the route.',
+    'net.ipv4.conf.all.rp_filter = 0',
+    'net.ipv4.conf.default.rp_filter = 0',
+  ];
+  for (const br of a.mode === 'bridge' ? a.bridges : []) out.push(`-net.ipv4.conf.${br}.rp_filter = 0`);
+  if (a.mode === 'bridge' && bridgeNetfilter) {
+    out.push(
+      '',
+      '# br_netfilter is loaded: bridged guest packets must not also pass iptables,',
+      '# or they are seen twice and TPROXY steering on the bridge breaks.',
+      '-net.bridge.bridge-nf-call-iptables = 0',
+      '-net.bridge.bridge-nf-call-ip6tables = 0',
+    );
+  }
+  if (a.mode === 'route') {
+    out.push('', '# Routed guests (vif-route): Dom0 forwards their packets.', 'net.ipv4.ip_forward = 1');
+  }
+  return out.join('\n') + '\n';
+}
+
+/** How to run xlnetd here: the installed command, else node with this package's daemon. */
+export function xlnetdCommand(): { xlnetd: string; xlnet: string } {
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    if (dir && existsSync(join(dir, 'xlnetd')) && existsSync(join(dir, 'xlnet'))) {
+      return { xlnetd: join(dir, 'xlnetd'), xlnet: join(dir, 'xlnet') };
+    }
+  }
+  const root = packageRoot();
+  return {
+    xlnetd: `${process.execPath} ${join(root, 'plugin/dist/daemon/main.js')}`,
+    xlnet: `${process.execPath} ${join(root, 'plugin/dist/cli/main.js')}`,
+  };
+}
+
+export function renderUnit(confPath: string): string {
+  const template = readFileSync(join(packageRoot(), 'templates/xlnetd.service'), 'utf8');
+  const cmd = xlnetdCommand();
+  return template.replaceAll('@XLNETD@', cmd.xlnetd).replaceAll('@XLNET@', cmd.xlnet).replaceAll('@XLNET_CONF@', confPath);
+}

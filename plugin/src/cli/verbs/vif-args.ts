@@ -1,0 +1,54 @@
+// Arguments shared by the verbs that change an attachment: the vif name and
+// `--option key=value` (keys of a [profile] section), checked before asking
+// xlnetd so a typo is a usage error with a suggestion, not a daemon error.
+import { keysOf } from '../../config/index.js';
+import { usageError } from '../cli-error.js';
+import type { Options } from '../../daemon/protocol.js';
+
+/** Linux interface names: 1-15 bytes, no slash or whitespace. */
+const IFNAME_RE = /^[^\s/:]{1,15}$/;
+
+export function checkVifName(vif: string, verb: string): void {
+  if (!IFNAME_RE.test(vif) || vif === '.' || vif === '..') {
+    throw usageError(`xlnet ${verb}: '${vif}' is not an interface name (a vif is named like vif3.0)`, verb);
+  }
+}
+
+export const PROFILE_OPTION_KEYS: readonly string[] = keysOf('profile').map((k) => k.key);
+
+function closest(word: string, candidates: readonly string[]): string | undefined {
+  // Levenshtein distance, for "did you mean"; the key list is short.
+  const dist = (a: string, b: string): number => {
+    const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+    for (let j = 1; j <= b.length; j++) d[0][j] = j;
+    for (let i = 1; i <= a.length; i++) {
+      for (let j = 1; j <= b.length; j++) {
+        d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      }
+    }
+    return d[a.length][b.length];
+  };
+  const best = candidates.map((c) => [c, dist(word, c)] as const).sort((x, y) => x[1] - y[1])[0];
+  return best && best[1] <= 2 ? best[0] : undefined;
+}
+
+export function parseOptions(given: string[] | undefined, verb: string): Options | undefined {
+  if (!given || given.length === 0) return undefined;
+  const out: Options = {};
+  for (const kv of given) {
+    const eq = kv.indexOf('=');
+    if (eq <= 0) throw usageError(`xlnet ${verb}: --option ${kv}: expected KEY=VALUE, e.g. --option buffer=16m`, verb);
+    const key = kv.slice(0, eq).trim();
+    const value = kv.slice(eq + 1).trim();
+    if (!PROFILE_OPTION_KEYS.includes(key)) {
+      const near = closest(key, PROFILE_OPTION_KEYS);
+      throw usageError(
+        `xlnet ${verb}: --option ${kv}: unknown option '${key}'${near ? ` (did you mean ${near}?)` : ''}; options are: ${PROFILE_OPTION_KEYS.join(', ')}`,
+        verb,
+      );
+    }
+    if (key in out) throw usageError(`xlnet ${verb}: --option ${key} given twice`, verb);
+    out[key] = value;
+  }
+  return out;
+}
