@@ -69,6 +69,7 @@ if ! flock -n 8; then
   flock 8
 fi
 
+t_locked=$(date +%s.%N)
 tmp=$(mktemp -d /tmp/xenlab.XXXXXX)
 serial="$tmp/serial.log"
 # The lab's scripts, the scenario and its time budget ride in one more
@@ -94,6 +95,7 @@ qemu-system-x86_64 -machine q35 -accel tcg -cpu qemu64,+svm -smp 2 -m 3G \
   -initrd "$images/vmlinuz console=hvc0 earlyprintk=xen rdinit=/init,$tmp/dom0.cpio.gz" \
   </dev/null >"$tmp/qemu.out" 2>&1 &
 qpid=$!
+echo "xenlab: QEMU pid $qpid, work dir $tmp" >&2
 
 # Follow the serial log until the scenario is done, QEMU ends, or time is up.
 state=timeout t_booted="" t_done=""
@@ -128,7 +130,7 @@ fi
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "") print "-"; else printf "%.1f", b - a }'; }
 results=$(grep -a '^XLAB-RESULT ' "$clean" || true)
 [ -z "$results" ] || printf '%s\n' "$results"
-echo "XLAB-TIMING build=$(secs "$t_start" "$t_built")s build_kind=${build_kind:-?} boot=$(secs "$t_qemu" "$t_booted")s scenario=$(secs "$t_booted" "$t_done")s total=$(secs "$t_start" "$t_end")s"
+echo "XLAB-TIMING build=$(secs "$t_start" "$t_built")s build_kind=${build_kind:-?} lock_wait=$(secs "$t_built" "$t_locked")s boot=$(secs "$t_qemu" "$t_booted")s scenario=$(secs "$t_booted" "$t_done")s total=$(secs "$t_start" "$t_end")s"
 passed=$(grep -c ' ok=1 ' <<<"$results" || true)
 failed=$(grep -c ' ok=0 ' <<<"$results" || true)
 echo "xenlab: $passed checks passed, $failed failed"
