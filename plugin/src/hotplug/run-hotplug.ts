@@ -7,9 +7,15 @@
 //   stdout  exactly one line: what happened to the vif (the script logs it,
 //           or passes it to `fatal`, which stores it as hotplug-error)
 //   stderr  the details (the scripts' stderr is /var/log/xen/xen-hotplug.log)
-//   exit    0 the vif may come up (attached, or unsplit with a warning)
-//           1 online only: the service is required and could not attach
-//           2 xlnet could not even tell (bad environment, no xenstore)
+//   exit    0  the vif may come up (attached, or unsplit with a warning)
+//           10 online only: the service is required and could not attach;
+//              the script fails the vif with stdout as hotplug-error
+//           2  xlnet could not even tell (bad environment, no xenstore)
+// 10 is deliberately not 1: node exits 1 on a crash (an uncaught error, a
+// module missing from a half-installed build) and `xlnet` uses 1-5 for its
+// own failures (cli/exit-codes.ts). Only this deliberate answer may fail a
+// guest's network; any other status is a tool failure, which the scripts
+// log and survive unless the backend itself says localack=required.
 import { ControlClient, ControlError, DEFAULT_SOCKET } from '../daemon/client.js';
 import type { AttachmentInfo } from '../daemon/protocol.js';
 import { ConfigError, DEFAULT_CONF_PATH, loadXlnetConf, type XlnetConfig } from '../config/index.js';
@@ -22,12 +28,15 @@ import { XLNET_STATUS_KEY, formatXlnetStatus, oneLine, type XlnetStatus } from '
 export type HotplugAction = 'online' | 'offline';
 
 export const EXIT_OK = 0;
-export const EXIT_REQUIRED_FAILED = 1;
+export const EXIT_REQUIRED_FAILED = 10;
 export const EXIT_CANNOT_TELL = 2;
 
 // libxl kills the hotplug script after 40 s and the scripts give
 // `xlnet hotplug` 10 s; these leave room for Xen's own part of the script.
 export const DAEMON_TIMEOUT_MS = 8000;
+/** libxl waits for offline before it finishes removing the vif; a detach
+ * that does not come back quickly is logged and left to xlnetd. */
+export const OFFLINE_DAEMON_TIMEOUT_MS = 3000;
 export const XENSTORE_TIMEOUT_MS = 2000;
 export const DEADLINE_MS = 9000;
 
@@ -268,7 +277,8 @@ class HotplugRun {
   }
 
   private async call<T>(socket: string, req: Parameters<ControlClient['request']>[0]): Promise<T> {
-    this.daemon = await ControlClient.connect({ socket, timeoutMs: this.opts.daemonTimeoutMs ?? DAEMON_TIMEOUT_MS });
+    const fallback = this.action === 'online' ? DAEMON_TIMEOUT_MS : OFFLINE_DAEMON_TIMEOUT_MS;
+    this.daemon = await ControlClient.connect({ socket, timeoutMs: this.opts.daemonTimeoutMs ?? fallback });
     if (this.finished) throw new ControlError('E_TIMEOUT', 'gave up before the request was sent');
     try {
       return await this.daemon.request<T>(req);

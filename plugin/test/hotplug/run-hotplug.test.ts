@@ -74,11 +74,11 @@ test('script=vif-localack without xlnetd: the vif comes up unsplit, with a warni
     assert.ok(r.ms < 2000, `took ${r.ms} ms`);
   }));
 
-test('backend localack=required without xlnetd: exit 1 and a one-line reason for fatal', () =>
+test('backend localack=required without xlnetd: exit 10 and a one-line reason for fatal', () =>
   withWorld(async (w) => {
     await w.addVif({ domid: 4, localack: 'required' }, 'db1');
     const r = await w.run('online', w.env(4));
-    assert.is(r.code, 1);
+    assert.is(r.code, 10);
     assert.not.match(r.summary, /\n/);
     assert.match(r.summary, /^vif4\.0: local acknowledgement is required \(backend localack=required\) but cannot reach xlnetd/);
     assert.match((await status(w, 4)) ?? '', /^unavailable:/);
@@ -89,7 +89,7 @@ test('[defaults] required = yes makes script=vif-localack fail without xlnetd', 
     writeFileSync(join(w.dir, 'xlnet.conf'), '[defaults]\nrequired = yes\n');
     await w.addVif({ domid: 5, script: '/etc/xen/scripts/vif-localack' }, 'g5');
     const r = await w.run('online', w.env(5));
-    assert.is(r.code, 1);
+    assert.is(r.code, 10);
     assert.match(r.summary, /required \(script vif-localack\)/);
   }));
 
@@ -124,7 +124,7 @@ test('a broken xlnet.conf fails a required vif with the file and line', () =>
     writeFileSync(join(w.dir, 'xlnet.conf'), '[defaults]\nrequird = yes\n');
     await w.addVif({ domid: 9, localack: 'required' }, 'g9');
     const r = await w.run('online', w.env(9));
-    assert.is(r.code, 1);
+    assert.is(r.code, 10);
     assert.match(r.summary, /xlnet\.conf is invalid: .*xlnet\.conf:2/);
   }));
 
@@ -158,7 +158,7 @@ test('an xlnetd that accepts but never answers: the attach times out, required o
       assert.ok(soft.ms < 1500, `took ${soft.ms} ms`);
       await w.addVif({ domid: 12, localack: 'required' }, 'g12');
       const hard = await w.run('online', w.env(12, { XLNET_SOCKET: sock }), { daemonTimeoutMs: 300 });
-      assert.is(hard.code, 1);
+      assert.is(hard.code, 10);
       assert.match(hard.summary, /required .* but xlnetd did not answer/);
     } finally {
       for (const s of held) s.destroy();
@@ -230,7 +230,7 @@ test('runHotplug returns just the exit code', () =>
   withWorld(async (w) => {
     await w.addVif({ domid: 17, localack: 'required' }, 'g17');
     const code = await runHotplug('online', w.env(17), { log: () => undefined, out: () => undefined });
-    assert.is(code, 1);
+    assert.is(code, 10);
   }));
 
 test.run();

@@ -1,0 +1,240 @@
+// The hotplug path end to end in the virtual Dom0 lab: guest vifs come up
+// and go down through Xen's own vif-bridge / vif-route with xlnet's
+// vif-localack and vif-post.d/xlnet.hook installed next to them, against a
+// real xenstored, with no xlnetd running (or one that never answers).
+// What is checked is what libxl and the operator see: hotplug-status,
+// hotplug-error, the xlnet-status key, the bridge/route, the guest's
+// network, the hotplug log, and the time each step takes.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HotplugError, Lab, REPO, NET, type Guest, type GuestSpec } from '../lab.js';
+import { run } from '../exec.js';
+
+const HOTPLUG_LOG = '/var/log/xen/xen-hotplug.log';
+const ONLINE_BUDGET_MS = 10_000;
+
+let lab: Lab;
+let work: string;
+
+/**
+ * `xlnet` for the hotplug scripts: a wrapper running this module's entry
+ * point (plugin/src/hotplug/main.ts, the same runHotplug the CLI's
+ * `xlnet hotplug` verb calls) with tsx, so these tests do not depend on the
+ * CLI's build. Its node start-up (~0.8 s with tsx) is included in the times.
+ */
+function xlnetWrapper(dir: string, body?: string): string {
+  const wrapper = join(dir, 'xlnet');
+  writeFileSync(wrapper, `#!/bin/sh\n${body ?? `exec node --import ${join(REPO, 'node_modules/tsx/dist/loader.mjs')} ${join(REPO, 'plugin/src/hotplug/main.ts')} "$@"`}\n`);
+  chmodSync(wrapper, 0o755);
+  return dir;
+}
+
+function logSize(): number {
+  return existsSync(HOTPLUG_LOG) ? statSync(HOTPLUG_LOG).size : 0;
+}
+
+function logSince(offset: number): string {
+  if (!existsSync(HOTPLUG_LOG)) return '';
+  return readFileSync(HOTPLUG_LOG).subarray(offset).toString('utf8');
+}
+
+async function backend(g: Guest, key: string): Promise<string | undefined> {
+  return lab.requireXs().tryRead(`/local/domain/0/backend/vif/${g.domid}/${g.devid}/${key}`);
+}
+
+async function timedAdd(spec: GuestSpec): Promise<{ g: Guest; ms: number }> {
+  const t = Date.now();
+  const g = await lab.addGuest(spec);
+  return { g, ms: Date.now() - t };
+}
+
+async function addFails(spec: GuestSpec): Promise<{ err: HotplugError; ms: number }> {
+  const t = Date.now();
+  const err = await lab.addGuest(spec).then(
+    () => assert.unreachable(`vif of domain ${spec.domid} came up although localack is required`),
+    (e: unknown) => e,
+  );
+  assert.instance(err, HotplugError, String(err));
+  return { err: err as HotplugError, ms: Date.now() - t };
+}
+
+async function enslaved(g: Guest): Promise<boolean> {
+  const r = await run(['ip', '-o', 'link', 'show', 'master', 'xenbr0'], { ns: lab.ns.dom0, allowFail: true });
+  return r.stdout.includes(`${g.vif}@`) || r.stdout.includes(`${g.vif}:`);
+}
+
+async function pingsDom0(g: Guest): Promise<boolean> {
+  const r = await run(['ping', '-c', '1', '-W', '2', NET.dom0_4], { ns: g.ns, allowFail: true });
+  return r.code === 0;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+test.before(async () => {
+  work = mkdtempSync(join(tmpdir(), 'xhp-lab-'));
+  const bin = xlnetWrapper(mkdtempSync(join(work, 'bin-')));
+  lab = await Lab.up({
+    prefix: 'xhp', link: 'lan',
+    hotplugEnv: {
+      PATH: `${bin}:/usr/sbin:/usr/bin:/sbin:/bin`,
+      // No xlnetd anywhere near this path.
+      XLNET_SOCKET: join(work, 'xlnetd.sock'),
+      XLNET_CONF: join(work, 'xlnet.conf'),
+    },
+  });
+});
+
+test.after(async () => {
+  await lab?.down();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+test('script=vif-localack without xlnetd: connected, bridged, warned, xlnet-status unavailable, < 10 s', async () => {
+  const from = logSize();
+  const { g, ms } = await timedAdd({ domid: 11, name: 'xhp-la11', script: 'vif-localack' });
+  console.log(`  vif-localack online, xlnetd unreachable: ${ms} ms`);
+  assert.ok(ms < ONLINE_BUDGET_MS, `online took ${ms} ms`);
+  assert.is(await backend(g, 'hotplug-status'), 'connected');
+  assert.match((await backend(g, 'xlnet-status')) ?? '', /^unavailable:cannot reach xlnetd at .*xlnetd\.sock/);
+  assert.ok(await enslaved(g), 'vif-bridge enslaved the vif to xenbr0');
+  assert.ok(await pingsDom0(g), 'the guest reaches Dom0 over the bridge');
+  const log = logSince(from);
+  assert.match(log, /xlnet hotplug online vif11\.0: warning: cannot reach xlnetd .* vif11\.0 comes up without local acknowledgement/);
+  // Attached once: the decision is made by the hook alone, not again by vif-localack.
+  assert.is(log.match(/xlnet hotplug online vif11\.0: domain xhp-la11 devid 0: on/g)?.length, 1, log);
+  const off = await lab.removeGuest(11);
+  assert.is(off?.code, 0, off?.stderr);
+});
+
+test('localack=required without xlnetd: the hotplug fails with hotplug-error naming the reason', async () => {
+  for (const spec of [
+    { domid: 12, name: 'xhp-req12', script: 'vif-localack', localack: 'required' },
+    { domid: 13, name: 'xhp-req13', localack: 'required' }, // patched xl + plain vif-bridge: the hook alone
+  ] as GuestSpec[]) {
+    const { err, ms } = await addFails(spec);
+    console.log(`  ${spec.script ?? 'vif-bridge'} localack=required, xlnetd unreachable: failed in ${ms} ms`);
+    assert.ok(ms < ONLINE_BUDGET_MS, `online took ${ms} ms`);
+    assert.match(err.hotplugError ?? '', new RegExp(`^vif${spec.domid}\\.0: local acknowledgement is required \\(backend localack=required\\) but cannot reach xlnetd at .*: no such socket`));
+    const g = lab.guest(spec.domid);
+    assert.is(await backend(g, 'hotplug-status'), 'error');
+    // libxl then takes the vif down again: offline must not fail either.
+    const off = await lab.removeGuest(spec.domid);
+    assert.is(off?.code, 0, off?.stderr);
+  }
+});
+
+test('a plain vif-bridge vif with the hook installed and no rule: untouched, and the hook costs little', async () => {
+  // A host with rules for other domains: the hook has to read them.
+  writeFileSync(join(work, 'xlnet.conf'), '[profile sat]\nbuffer = 16m\n\n[domain web-*]\nlocalack = sat\n\n[domain db1]\nlocalack = 1\n');
+  try {
+    const { g } = await timedAdd({ domid: 14, name: 'xhp-plain14' });
+    assert.is(await backend(g, 'hotplug-status'), 'connected');
+    assert.is(await backend(g, 'xlnet-status'), undefined, 'xlnet never looked at it (no xlnet-status)');
+    assert.ok(await enslaved(g));
+    // Same vif, online again, with the hook and without it (not executable:
+    // call_hooks skips it), interleaved; medians of the whole script.
+    const hook = join(lab.scriptsDir, 'vif-post.d', 'xlnet.hook');
+    const withHook: number[] = [];
+    const without: number[] = [];
+    for (let i = 0; i < 9; i++) {
+      for (const on of [true, false]) {
+        chmodSync(hook, on ? 0o755 : 0o644);
+        const t = process.hrtime.bigint();
+        await lab.hotplug(g, 'online');
+        (on ? withHook : without).push(Number(process.hrtime.bigint() - t) / 1e6);
+      }
+    }
+    chmodSync(hook, 0o755);
+    const added = median(withHook) - median(without);
+    console.log(`  vif-bridge online: median ${median(without).toFixed(1)} ms without the hook, ${median(withHook).toFixed(1)} ms with it (+${added.toFixed(1)} ms)`);
+    assert.is(await backend(g, 'xlnet-status'), undefined);
+    assert.ok(added < 100, `the hook added ${added.toFixed(1)} ms to a vif that does not ask`);
+    const off = await lab.removeGuest(14);
+    assert.is(off?.code, 0);
+  } finally {
+    rmSync(join(work, 'xlnet.conf'), { force: true });
+  }
+});
+
+test('a [domain NAME] rule turns a plain vif-bridge vif on through the hook', async () => {
+  writeFileSync(join(work, 'xlnet.conf'), '[domain xhp-ruled*]\nlocalack = 1\n');
+  try {
+    const from = logSize();
+    const { g, ms } = await timedAdd({ domid: 15, name: 'xhp-ruled15' });
+    console.log(`  vif-bridge + [domain] rule, xlnetd unreachable: ${ms} ms`);
+    assert.is(await backend(g, 'hotplug-status'), 'connected');
+    assert.match((await backend(g, 'xlnet-status')) ?? '', /^unavailable:cannot reach xlnetd/);
+    assert.match(logSince(from), /domain xhp-ruled15 devid 0: on \(\[domain xhp-ruled\*\] localack = 1\)/);
+    const off = await lab.removeGuest(15);
+    assert.is(off?.code, 0);
+  } finally {
+    rmSync(join(work, 'xlnet.conf'), { force: true });
+  }
+});
+
+test('script=vif-localack-route sets the vif up as vif-route does', async () => {
+  const { g } = await timedAdd({ domid: 16, name: 'xhp-rt16', mode: 'route', script: 'vif-localack-route' });
+  assert.is(await backend(g, 'hotplug-status'), 'connected');
+  assert.match((await backend(g, 'xlnet-status')) ?? '', /^unavailable:/);
+  const routes = await run(['ip', '-4', 'route', 'show', 'dev', g.vif], { ns: lab.ns.dom0 });
+  assert.match(routes.stdout, new RegExp(`^${g.ip4.replaceAll('.', '\\.')} `, 'm'), 'vif-route added the host route');
+  assert.not.ok(await enslaved(g), 'a routed vif is not on the bridge');
+  const off = await lab.removeGuest(16);
+  assert.is(off?.code, 0);
+});
+
+test('an xlnetd that accepts but never answers: the vif still comes up within 10 s', async () => {
+  const sock = join(work, 'hung.sock');
+  const held: net.Socket[] = [];
+  const server = net.createServer((s) => { held.push(s); });
+  await new Promise<void>((r) => server.listen(sock, r));
+  const saved = lab.hotplugEnv.XLNET_SOCKET;
+  lab.hotplugEnv.XLNET_SOCKET = sock;
+  try {
+    const { g, ms } = await timedAdd({ domid: 17, name: 'xhp-hung17', script: 'vif-localack' });
+    console.log(`  vif-localack online, xlnetd never answers: ${ms} ms`);
+    assert.ok(ms < ONLINE_BUDGET_MS, `online took ${ms} ms`);
+    assert.is(await backend(g, 'hotplug-status'), 'connected');
+    assert.match((await backend(g, 'xlnet-status')) ?? '', /^unavailable:xlnetd did not answer 'attach' within 8000 ms/);
+    const t = Date.now();
+    const off = await lab.removeGuest(17);
+    console.log(`  offline, xlnetd never answers: ${Date.now() - t} ms`);
+    assert.is(off?.code, 0);
+  } finally {
+    lab.hotplugEnv.XLNET_SOCKET = saved!;
+    for (const s of held) s.destroy();
+    await new Promise((r) => server.close(r));
+  }
+});
+
+test('a broken xlnet install (node crashes, or no xlnet at all) does not take a guest\'s network, unless required', async () => {
+  const saved = lab.hotplugEnv.PATH;
+  // What a half-installed build does: node exits 1 on a missing module.
+  const crashing = xlnetWrapper(mkdtempSync(join(work, 'crash-')), `exec node ${join(work, 'no-such-build/cli/main.js')} "$@"`);
+  try {
+    for (const [path, why] of [
+      [`${crashing}:/usr/sbin:/usr/bin:/sbin:/bin`, /^unavailable:xlnet hotplug online failed \(exit 1\)/],
+      ['/usr/sbin:/usr/bin:/sbin:/bin', /^unavailable:cannot run xlnet \(not installed, or not in PATH=/],
+    ] as const) {
+      lab.hotplugEnv.PATH = path;
+      const { g } = await timedAdd({ domid: 18, name: 'xhp-broken18', script: 'vif-localack' });
+      assert.is(await backend(g, 'hotplug-status'), 'connected');
+      assert.match((await backend(g, 'xlnet-status')) ?? '', why);
+      assert.is((await lab.removeGuest(18))?.code, 0);
+      const { err } = await addFails({ domid: 19, name: 'xhp-broken19', localack: 'required' });
+      assert.match(err.hotplugError ?? '', /^vif19\.0: local acknowledgement is required but (xlnet hotplug online failed \(exit 1\)|cannot run xlnet)/);
+      assert.is((await lab.removeGuest(19))?.code, 0);
+    }
+  } finally {
+    lab.hotplugEnv.PATH = saved!;
+  }
+});
+
+test.run();
