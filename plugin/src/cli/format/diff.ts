@@ -26,8 +26,8 @@ function diffOps(a: string[], b: string[]): Op[] {
   let j = 0;
   while (i < n || j < m) {
     if (i < n && j < m && a[i] === b[j]) { ops.push({ kind: ' ', line: a[i] }); i++; j++; }
-    else if (j < m && (i === n || lcs[i][j + 1] >= lcs[i + 1][j])) { ops.push({ kind: '+', line: b[j] }); j++; }
-    else { ops.push({ kind: '-', line: a[i] }); i++; }
+    else if (i < n && (j === m || lcs[i + 1][j] >= lcs[i][j + 1])) { ops.push({ kind: '-', line: a[i] }); i++; }
+    else { ops.push({ kind: '+', line: b[j] }); j++; }
   }
   return ops;
 }

@@ -37,18 +37,46 @@ export function renderSysctlDropin(a: SetupAnswers, bridgeNetfilter: boolean): s
   return out.join('\n') + '\n';
 }
 
-/** How to run xlnetd here: the installed command, else node with this package's daemon. */
-export function xlnetdCommand(): { xlnetd: string; xlnet: string } {
+/** Marks the wrappers setup installs, so a later run does not take them for an installed xlnet. */
+export const WRAPPER_MARK = 'Installed by `xlnet setup`';
+
+function onPath(name: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(':')) {
-    if (dir && existsSync(join(dir, 'xlnetd')) && existsSync(join(dir, 'xlnet'))) {
-      return { xlnetd: join(dir, 'xlnetd'), xlnet: join(dir, 'xlnet') };
-    }
+    const p = dir ? join(dir, name) : '';
+    if (!p || !existsSync(p)) continue;
+    try {
+      if (readFileSync(p, 'utf8').slice(0, 400).includes(WRAPPER_MARK)) continue;
+    } catch { continue; }
+    return p;
   }
+  return undefined;
+}
+
+/** How to run xlnet and xlnetd here: installed commands (npm -g, a package), else node with this package's build. */
+export function xlnetdCommand(): { xlnetd: string; xlnet: string; installed: boolean } {
+  const xlnetd = onPath('xlnetd');
+  const xlnet = onPath('xlnet');
+  if (xlnetd && xlnet) return { xlnetd, xlnet, installed: true };
   const root = packageRoot();
   return {
     xlnetd: `${process.execPath} ${join(root, 'plugin/dist/daemon/main.js')}`,
     xlnet: `${process.execPath} ${join(root, 'plugin/dist/cli/main.js')}`,
+    installed: false,
   };
+}
+
+/** The built entry points the wrappers and the unit run (tsc output). */
+export function builtEntryPoints(): string[] {
+  const root = packageRoot();
+  return ['plugin/dist/cli/main.js', 'plugin/dist/daemon/main.js'].map((p) => join(root, p));
+}
+
+/**
+ * /usr/local/sbin/xlnet and xlnetd when no xlnet is installed: the hotplug
+ * hook runs `xlnet hotplug` from PATH.
+ */
+export function renderWrapper(command: string): string {
+  return `#!/bin/sh\n# ${WRAPPER_MARK}; removed by \`xlnet setup --uninstall\`.\nexec ${command} "$@"\n`;
 }
 
 export function renderUnit(confPath: string): string {

@@ -16,8 +16,8 @@ import { packageRoot } from '../version-info.js';
 import type { DomainConfigFile } from '../xen-host.js';
 import type { SetupAnswers } from './answers.js';
 import type { HostFacts } from './host-checks.js';
-import { renderSysctlDropin, renderUnit } from './host-files.js';
-import { hostPath, type SetupPaths } from './paths.js';
+import { builtEntryPoints, renderSysctlDropin, renderUnit, renderWrapper, xlnetdCommand } from './host-files.js';
+import { hostPath, under, type SetupPaths } from './paths.js';
 import { rewriteDomainConfig } from './vif-rewrite.js';
 
 export interface FileChange {
@@ -133,6 +133,14 @@ export function planSetup(
     want(join(paths.scriptsDir, s.rel), readFileSync(s.src, 'utf8'), s.mode, 'vif hotplug script: runs `xlnet hotplug` when a guest vif comes and goes');
   }
 
+  const cmd = xlnetdCommand();
+  if (!cmd.installed) {
+    want(under(paths.root, '/usr/local/sbin/xlnet'), renderWrapper(cmd.xlnet), 0o755, 'runs xlnet (the hotplug hook calls `xlnet hotplug` from PATH)');
+    want(under(paths.root, '/usr/local/sbin/xlnetd'), renderWrapper(cmd.xlnetd), 0o755, 'runs xlnetd');
+    const unbuilt = builtEntryPoints().filter((p) => !existsSync(p));
+    if (unbuilt.length) notes.push(`${unbuilt.join(', ')} not built yet: run make build (or npm run build) before starting xlnetd`);
+  }
+
   want(paths.sysctlDropin, renderSysctlDropin(a, facts.bridgeNetfilter), 0o644, 'kernel settings (applied at boot)');
   want(paths.unit, renderUnit(confHostPath), 0o644, 'systemd unit of xlnetd');
 
@@ -141,7 +149,7 @@ export function planSetup(
       for (const d of domains.filter((x) => x.name === name)) {
         const cur = readIfExists(d.file);
         if (cur.text === undefined) continue;
-        const r = rewriteDomainConfig(cur.text, d, a.method);
+        const r = rewriteDomainConfig(cur.text, d, a.method, facts.xlDefaults.script);
         notes.push(...r.notes.map((n) => `${hostPath(paths.root, d.file)}: ${n}`));
         if (r.after !== cur.text) {
           changes.push({ path: d.file, shown: hostPath(paths.root, d.file), before: cur.text, beforeMode: cur.mode, after: r.after, mode: cur.mode ?? 0o644,

@@ -18,25 +18,32 @@ function scriptOf(spec: string): string | undefined {
   return t.length ? t[t.length - 1].slice('script='.length) : undefined;
 }
 
-/** The vif spec with the service turned on by `method`, or the same spec when it already is. */
-export function enableInSpec(spec: string, method: Method): { spec: string; note?: string } {
+/** vif-localack wraps vif-bridge; installed as vif-localack-route it wraps vif-route. */
+const WRAPPER: Record<string, string> = { 'vif-bridge': LOCALACK_SCRIPT, 'vif-route': `${LOCALACK_SCRIPT}-route` };
+
+/**
+ * The vif spec with the service turned on by `method`, or the same spec when
+ * it already is. `defaultScript` is what libxl runs when the spec names none
+ * (xl.conf's vif.default.script, else vif-bridge).
+ */
+export function enableInSpec(spec: string, method: Method, defaultScript = 'vif-bridge'): { spec: string; note?: string } {
   if (method === 'hook') return { spec };
   if (method === 'xl') {
     if (tokens(spec).some((t) => t.replace(/^ +/, '').startsWith('localack='))) return { spec };
     return { spec: `${spec.replace(/,+$/, '')},localack=1` };
   }
   const script = scriptOf(spec);
-  const base = script?.slice(script.lastIndexOf('/') + 1);
-  if (base === LOCALACK_SCRIPT) return { spec };
-  if (script !== undefined && base !== 'vif-bridge') {
-    // vif-localack runs vif-bridge after its own part; another script
-    // (vif-route, vif-openvswitch, a site script) would be replaced.
-    return { spec, note: `keeps script=${script}: vif-localack wraps vif-bridge only; use the vif-post.d hook for this vif` };
+  const base = (script ?? defaultScript).slice((script ?? defaultScript).lastIndexOf('/') + 1);
+  if (Object.values(WRAPPER).includes(base)) return { spec };
+  const wrapper = WRAPPER[base];
+  if (wrapper === undefined) {
+    // vif-openvswitch, vif-nat or a site script: nothing wraps it.
+    return { spec, note: `keeps script=${base}: vif-localack wraps only vif-bridge and vif-route; use the vif-post.d hook for this vif` };
   }
   if (script !== undefined) {
-    return { spec: tokens(spec).map((t) => (t.replace(/^ +/, '').startsWith('script=') ? t.replace(/script=.*/, `script=${LOCALACK_SCRIPT}`) : t)).join(',') };
+    return { spec: tokens(spec).map((t) => (t.replace(/^ +/, '').startsWith('script=') ? t.replace(/script=.*/, `script=${wrapper}`) : t)).join(',') };
   }
-  return { spec: `${spec.replace(/,+$/, '')},script=${LOCALACK_SCRIPT}` };
+  return { spec: `${spec.replace(/,+$/, '')},script=${wrapper}` };
 }
 
 export interface DomainRewrite {
@@ -51,12 +58,12 @@ export interface DomainRewrite {
  * quoted literal on the line xl read it from; an entry written with escapes
  * cannot be found that way and is reported instead of guessed at.
  */
-export function rewriteDomainConfig(text: string, dom: DomainConfigFile, method: Method): DomainRewrite {
+export function rewriteDomainConfig(text: string, dom: DomainConfigFile, method: Method, defaultScript?: string): DomainRewrite {
   const notes: string[] = [];
   const lines = text.split('\n');
   const cursor = new Map<number, number>();
   dom.vifs.forEach((spec, i) => {
-    const { spec: next, note } = enableInSpec(spec, method);
+    const { spec: next, note } = enableInSpec(spec, method, defaultScript);
     if (note) notes.push(`vif ${i}: ${note}`);
     if (next === spec) return;
     const ln = dom.vifLines[i] - 1;

@@ -103,7 +103,7 @@ export async function askAnswers(given: PartialAnswers, defaults: SetupAnswers, 
     const diffs: string[] = [];
     for (const d of w.domains.filter((x) => x.name !== undefined && domains.includes(x.name))) {
       const text = readFileSync(d.file, 'utf8');
-      const r = rewriteDomainConfig(text, d, method);
+      const r = rewriteDomainConfig(text, d, method, w.facts.xlDefaults.script);
       const diff = unifiedDiff(text, r.after, hostPath(w.root, d.file), 1);
       if (diff) diffs.push(diff);
       for (const n of r.notes) diffs.push(`  note: ${n}\n`);
