@@ -336,7 +336,10 @@ export class Lab {
     if (mode === 'route') {
       // vif-route adds the IPv4 host routes; Dom0 also answers for the guest on the LAN.
       await sh(`sysctl -qw net.ipv4.conf.xenbr0.proxy_arp=1 || true
-        ip -6 route add ${g.ip6}/128 dev ${g.vif}`, { ns: dom0 });
+        ip -6 route add ${g.ip6}/128 dev ${g.vif}
+        # IPv6 has no proxy ARP: Dom0 answers neighbour solicitations for its address on the vif.
+        sysctl -qw net/ipv6/conf/${g.vif}/proxy_ndp=1
+        ip -6 neigh add proxy ${NET.dom0_6} dev ${g.vif}`, { ns: dom0 });
     }
     return g;
   }
@@ -416,6 +419,28 @@ export class Lab {
     if (signal === 'SIGKILL') { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
     await killAndWait(pid);
     rmSync(f, { force: true });
+  }
+
+  /** Starts a long-running helper in a namespace and waits until it listens on `port`. */
+  async serve(name: string, ns: string, argv: string[], port: number): Promise<number> {
+    const log = openSync(join(this.dir, 'logs', `${name}.log`), 'a');
+    const p = start(argv, { ns, logFile: log });
+    closeSync(log);
+    writeFileSync(join(this.dir, 'pids', `${name}.pid`), String(p.pid));
+    await waitFor(`${name} to listen on port ${port}`, async () => {
+      if (p.exitCode !== null) throw new Error(`${name} exited (${p.exitCode})`);
+      const r = await run(['ss', '-Hltn', `sport = :${port}`], { ns });
+      return r.stdout.trim().length > 0;
+    }, 10_000);
+    return p.pid!;
+  }
+
+  /** Runs lab/tools/probe.mjs in a namespace and returns its JSON line. */
+  async probe(ns: string, args: string[], timeoutMs = 20_000): Promise<Record<string, unknown>> {
+    const r = await run(['node', join(REPO, 'lab/tools/probe.mjs'), ...args], { ns, timeoutMs, allowFail: true });
+    try { return JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as Record<string, unknown>; } catch {
+      throw new Error(`probe ${args.join(' ')} printed no result: ${r.stderr || r.stdout}`);
+    }
   }
 
   /** Starts the transfer tool's server on the remote host (idempotent). */

@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+// Small TCP probes for lab tests (run inside a namespace with ip netns exec).
+//   probe.mjs serve-reset PORT        accept, read the first bytes, answer with a RST
+//   probe.mjs serve-echo PORT         echo everything; half-close when the peer does
+//   probe.mjs connect HOST PORT [SEND] connect, send SEND (default "hello"; @N = N bytes), half-close,
+//                                      read to the end; print JSON {connected, received, error, local}
+//   probe.mjs hold HOST PORT SECONDS  connect and keep the connection open, echoing a
+//                                      line each second; print JSON at the end
+import net from 'node:net';
+
+const [mode, a, b, c] = process.argv.slice(2);
+
+/** SEND text, or @N for N bytes of 'x' (argv cannot carry large payloads). */
+function payload(t) { return t.startsWith('@') ? Buffer.alloc(Number(t.slice(1)), 'x') : t; }
+
+function out(o) { process.stdout.write(`${JSON.stringify(o)}\n`); }
+
+if (mode === 'serve-reset' || mode === 'serve-echo') {
+  const srv = net.createServer({ allowHalfOpen: true }, (s) => {
+    s.on('error', () => {});
+    if (mode === 'serve-reset') s.once('data', () => s.resetAndDestroy());
+    else { s.pipe(s); }
+  });
+  srv.listen(Number(a), '::', () => process.stdout.write('ready\n'));
+} else if (mode === 'connect') {
+  const r = { connected: false, received: '', error: null, local: null };
+  const s = net.connect({ host: a, port: Number(b), allowHalfOpen: true });
+  const timer = setTimeout(() => { r.error = 'TIMEOUT'; out(r); process.exit(0); }, 10_000);
+  s.on('connect', () => { r.connected = true; r.local = `${s.localAddress}:${s.localPort}`; s.end(payload(c ?? 'hello')); });
+  s.on('data', (d) => { r.received += d.toString(); });
+  s.on('error', (e) => { r.error = e.code; });
+  s.on('close', () => { clearTimeout(timer); out(r); });
+} else if (mode === 'hold') {
+  const r = { connected: false, echoed: 0, error: null };
+  const s = net.connect({ host: a, port: Number(b) });
+  let n = 0;
+  s.on('connect', () => {
+    r.connected = true;
+    const t = setInterval(() => { s.write(`line ${n++}\n`); }, 1000);
+    setTimeout(() => { clearInterval(t); s.end(); }, Number(c) * 1000);
+  });
+  s.on('data', (d) => { r.echoed += d.toString().split('\n').filter(Boolean).length; });
+  s.on('error', (e) => { r.error = e.code; });
+  s.on('close', () => out(r));
+} else {
+  process.stderr.write('usage: probe.mjs serve-reset|serve-echo PORT | connect HOST PORT [SEND] | hold HOST PORT SECONDS\n');
+  process.exit(2);
+}
