@@ -33,12 +33,12 @@ export const EXIT_CANNOT_TELL = 2;
 
 // libxl kills the hotplug script after 40 s and the scripts give
 // `xlnet hotplug` 10 s; these leave room for Xen's own part of the script.
-export const DAEMON_TIMEOUT_MS = 8000;
+export const DAEMON_TIMEOUT_MS = 6000;
 /** libxl waits for offline before it finishes removing the vif; a detach
  * that does not come back quickly is logged and left to xlnetd. */
 export const OFFLINE_DAEMON_TIMEOUT_MS = 3000;
 export const XENSTORE_TIMEOUT_MS = 2000;
-export const DEADLINE_MS = 9000;
+export const DEADLINE_MS = 8000;
 
 export interface HotplugOptions {
   /** xlnet.conf; default $XLNET_CONF, else /etc/xen/xlnet.conf. */
@@ -192,11 +192,17 @@ class HotplugRun {
         const profile = info?.profile ?? decision.profile ?? 'default';
         return this.attached(backend.path, vif, profile, decision);
       } catch (err) {
-        if (err instanceof ControlError && err.code === 'E_ALREADY_ATTACHED') {
-          this.log(`xlnetd says ${vif} is already attached; keeping that attachment`);
-          return this.attached(backend.path, vif, decision.profile ?? 'default', decision);
-        }
         failure = this.daemonFailure(err);
+        if (err instanceof ControlError && err.code === 'E_ALREADY_ATTACHED') {
+          // Online run twice, or xlnetd restored the vif from its state: an
+          // active attachment is what we wanted; one still draining from a
+          // detach is not.
+          const existing = await this.existingAttachment(this.socketPath(cfg), vif);
+          if (existing?.state === 'active') {
+            this.log(`xlnetd already has ${vif} attached (profile ${existing.profile}); keeping that attachment`);
+            return this.attached(backend.path, vif, existing.profile, decision);
+          }
+        }
       }
     }
 
@@ -250,6 +256,14 @@ class HotplugRun {
       const failure = this.daemonFailure(err);
       this.log(`detach not done: ${failure}`);
       return this.done({ code: EXIT_OK, summary: oneLine(`${vif}: detach not done: ${failure}`, 400) });
+    }
+  }
+
+  private async existingAttachment(socket: string, vif: string): Promise<AttachmentInfo | undefined> {
+    try {
+      return (await this.call<AttachmentInfo[]>(socket, { op: 'list' })).find((a) => a.vif === vif);
+    } catch {
+      return undefined;
     }
   }
 
