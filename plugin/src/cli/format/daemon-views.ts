@@ -2,11 +2,11 @@
 // `xlnet status`, `xlnet flows` and `xlnet top`.
 import type { AttachmentInfo, FlowInfo, StatusInfo } from '../../daemon/protocol.js';
 import { renderFields, renderTable, type Column } from './table.js';
-import { formatAge, formatBytes, formatRate } from './units.js';
+import { formatAge, formatBytes, formatRate, formatUptime } from './units.js';
 
 export function renderStatus(s: StatusInfo, socket: string): string {
   return (
-    `xlnetd ${s.version} running (pid ${s.pid}, up ${formatAge(s.uptimeSec * 1000)}, protocol ${s.protocol})\n` +
+    `xlnetd ${s.version} running (pid ${s.pid}, up ${formatUptime(s.uptimeSec)}, protocol ${s.protocol})\n` +
     renderFields([
       ['socket', socket],
       ['config', s.configFile],
@@ -16,7 +16,7 @@ export function renderStatus(s: StatusInfo, socket: string): string {
       ['traffic', `up ${formatBytes(s.bytesUp)}, down ${formatBytes(s.bytesDown)}`],
       ['memory', `rss ${formatBytes(s.memory.rss)}, heap ${formatBytes(s.memory.heapUsed)}, relay buffers ${formatBytes(s.memory.bufferedBytes)}`],
       ['profiles', s.profiles.join(', ')],
-    ]).replace(/^/gm, '  ')
+    ]).trimEnd().replace(/^/gm, '  ') + '\n'
   );
 }
 

@@ -41,3 +41,8 @@ export function formatAge(ms: number): string {
   if (s < 86400) return `${Math.floor(s / 3600)}h${pad(Math.floor((s % 3600) / 60))}m`;
   return `${Math.floor(s / 86400)}d${pad(Math.floor((s % 86400) / 3600))}h`;
 }
+
+/** Whole seconds (an uptime) -> "0s", "42s", "2h04m". */
+export function formatUptime(seconds: number): string {
+  return seconds < 1 ? '0s' : formatAge(Math.floor(seconds) * 1000);
+}

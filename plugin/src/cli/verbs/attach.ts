@@ -75,7 +75,10 @@ export const detachVerb: Verb = {
     const mode: DetachMode = ctx.values.reset ? 'reset' : 'drain';
     const result = await callDaemon<unknown>(ctx, { op: 'detach', vif, mode }, `detach ${vif}`);
     const flows = (result as Partial<AttachmentInfo> | null)?.flows;
-    const tail = mode === 'reset' ? 'split connections reset' : flows ? `${flows} split connection${flows > 1 ? 's' : ''} draining` : 'draining';
+    const tail = mode === 'reset' ? 'split connections reset'
+      : flows === undefined ? 'draining'
+      : flows === 0 ? 'no split connections to drain'
+      : `${flows} split connection${flows > 1 ? 's' : ''} draining`;
     return print(ctx, result, `detached ${vif} (${tail})`);
   },
 };

@@ -7,7 +7,7 @@ import { connect, request } from '../daemon-call.js';
 import { usageError } from '../cli-error.js';
 import { EXIT } from '../exit-codes.js';
 import { renderAttachments, renderFlows } from '../format/daemon-views.js';
-import { formatAge, formatBytes, formatRate } from '../format/units.js';
+import { formatBytes, formatRate, formatUptime } from '../format/units.js';
 import type { Ctx, Verb } from '../verb.js';
 
 interface Snapshot {
@@ -30,7 +30,7 @@ export function renderTop(s: Snapshot, socket: string, cols: number, rows: numbe
   const up = s.flows.reduce((n, f) => n + f.rateUpBps, 0);
   const down = s.flows.reduce((n, f) => n + f.rateDownBps, 0);
   const head = [
-    `xlnetd ${s.status.version} pid ${s.status.pid} up ${formatAge(s.status.uptimeSec * 1000)}  socket ${socket}`,
+    `xlnetd ${s.status.version} pid ${s.status.pid} up ${formatUptime(s.status.uptimeSec)}  socket ${socket}`,
     `vifs ${s.status.attachments}  flows ${s.status.flows} open, ${s.status.flowsTotal} total  ` +
       `rate up ${formatRate(up)}, down ${formatRate(down)}  bytes up ${formatBytes(s.status.bytesUp)}, down ${formatBytes(s.status.bytesDown)}`,
     '',
