@@ -222,5 +222,8 @@ done) >"$OUT/MANIFEST"
 
 build_test_helpers
 touch "$OUT/complete"
+# Keep the two newest other builds (about 120 MB each); older ones only fill the disk.
+ls -dt "$CACHE"/libxl/*/ | grep -E '/[0-9a-f]{16}/$' | grep -v "/$KEY/\$" |
+    tail -n +3 | xargs -r rm -rf
 echo "built in $(elapsed) s; libxl tree (key $KEY):"
 echo "$ROOT"
