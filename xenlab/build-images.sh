@@ -37,6 +37,13 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -z "$overlay" ] || [ -d "$overlay" ] || die "overlay '$overlay' is not a directory"
+# The rootfs is merged-/usr: /bin, /sbin, /lib, /lib64 are symlinks, and an
+# archive entry for a real directory there would replace the symlink.
+for d in bin sbin lib lib64; do
+  if [ -n "$overlay" ] && [ -e "$overlay/$d" ] && [ ! -L "$overlay/$d" ]; then
+    die "overlay '$overlay' has a top-level $d/: put it under usr/$d/ (the rootfs is merged-/usr)"
+  fi
+done
 
 for t in apt-get apt-cache dpkg-deb busybox ldd gzip sha256sum flock; do
   command -v "$t" >/dev/null || die "'$t' is missing: install the packages in xenlab/apt-packages.txt"

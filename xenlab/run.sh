@@ -103,7 +103,8 @@ deadline=$(( $(date +%s) + timeout ))
 while [ "$(date +%s)" -lt "$deadline" ]; do
   if [ -z "$t_booted" ] && grep -aq '^XLAB-BOOTED' "$serial"; then t_booted=$(date +%s.%N); fi
   if grep -aq '^XLAB-DONE' "$serial"; then state=done; t_done=$(date +%s.%N); break; fi
-  if grep -aqE 'Kernel panic|Panic on CPU|FATAL TRAP|\(XEN\) Reboot in' "$serial"; then state=crash; sleep 2; break; fi
+  # Only Xen's own lines: a guest's panic dumped by the scenario is no lab crash.
+  if grep -aqE '^\(XEN\) .*(Hardware Dom0 crashed|Panic on CPU|FATAL TRAP|Reboot in)' "$serial"; then state=crash; sleep 2; break; fi
   if ! kill -0 "$qpid" 2>/dev/null; then state=exited; break; fi
   sleep 0.5
 done
