@@ -6,11 +6,19 @@
  * received in sequence, segments in and out), copied, not recomputed:
  *   sockops ESTABLISHED  creates the flow record (cookie -> xlnet_flow) and asks
  *                        for state callbacks on that socket only
- *   cgroup_skb in/egress refreshes the record on each packet of the socket
- *                        (ingress runs before TCP processes the packet, so a live
- *                        record may lag by one packet)
- *   sockops STATE_CB     at TCP_CLOSE writes the final numbers, marks the flow
- *                        closed and adds it to its attachment's closed totals
+ *   cgroup_skb egress    refreshes it on each packet the socket sends: received
+ *                        data is answered by an ACK, so bytes_received is current
+ *   cgroup_skb ingress   refreshes it on each packet the socket receives. TCP
+ *                        processes the packet after this hook, so the hook adds
+ *                        what the packet's ACK number newly acknowledges: the
+ *                        last ACK of a burst is counted although nothing follows it
+ *   sockops STATE_CB     at TCP_CLOSE writes the exact final numbers, marks the
+ *                        flow closed and adds it to its attachment's closed totals
+ * Live values only grow (a snapshot older than the record is ignored); segment
+ * counts may trail by one packet until the socket's next packet.
+ *
+ * Like tcp_info (and `ss -ti`), the byte counters count sequence space: the
+ * payload, plus 1 for the SYN on the active side and 1 for each FIN.
  */
 #include <linux/bpf.h>
 #include <linux/in.h>
@@ -80,7 +88,7 @@ static __always_inline void flow_open(struct bpf_sock_ops *skops, __u8 leg)
 	f.established_ns = bpf_ktime_get_ns();
 	copy_counters(&f, skops);
 	bpf_map_update_elem(&xlnet_flows, &cookie, &f, BPF_ANY);
-	/* State callbacks for this socket only, to see it close. */
+	/* For this socket only: see it close. */
 	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
 }
 
@@ -133,7 +141,10 @@ int xlnet_flow_events(struct bpf_sock_ops *skops)
 	return 1;
 }
 
-static __always_inline void refresh(struct __sk_buff *skb)
+#define XLNET_MAX(field, v) do { if ((v) > f->field) f->field = (v); } while (0)
+
+/* Copies the socket's counters into its flow record; NULL if not registered. */
+static __always_inline struct bpf_tcp_sock *refresh(struct __sk_buff *skb, struct xlnet_flow **flow)
 {
 	struct bpf_tcp_sock *tp;
 	struct xlnet_flow *f;
@@ -142,24 +153,59 @@ static __always_inline void refresh(struct __sk_buff *skb)
 
 	sk = skb->sk;
 	if (!sk)
-		return;
+		return 0;
 	sk = bpf_sk_fullsock(sk);
 	if (!sk || sk->protocol != IPPROTO_TCP)
-		return;
+		return 0;
 	cookie = bpf_get_socket_cookie(skb);
 	f = bpf_map_lookup_elem(&xlnet_flows, &cookie);
 	if (!f || f->closed)
-		return;
+		return 0;
 	tp = bpf_tcp_sock(sk);
 	if (!tp)
-		return;
-	f->bytes_acked = tp->bytes_acked;
-	f->bytes_received = tp->bytes_received;
-	f->segs_out = tp->segs_out;
-	f->segs_in = tp->segs_in;
-	f->data_segs_out = tp->data_segs_out;
-	f->data_segs_in = tp->data_segs_in;
-	f->total_retrans = tp->total_retrans;
+		return 0;
+	XLNET_MAX(bytes_acked, tp->bytes_acked);
+	XLNET_MAX(bytes_received, tp->bytes_received);
+	XLNET_MAX(segs_out, tp->segs_out);
+	XLNET_MAX(segs_in, tp->segs_in);
+	XLNET_MAX(data_segs_out, tp->data_segs_out);
+	XLNET_MAX(data_segs_in, tp->data_segs_in);
+	XLNET_MAX(total_retrans, tp->total_retrans);
+	*flow = f;
+	return tp;
+}
+
+#define XLNET_IPV6_HDR_LEN 40 /* fixed IPv6 header; extension headers are not followed */
+#define XLNET_TCP_ACK_OFF 8   /* ack_seq in struct tcphdr */
+#define XLNET_TCP_FLAGS_OFF 13 /* the byte holding FIN..CWR */
+#define XLNET_TCP_FLAG_ACK 0x10
+
+/* The packet's acknowledgment number (host order); -1 if it carries none.
+ * cgroup_skb sees the packet from its network header on. */
+static __always_inline int packet_ack(struct __sk_buff *skb, __u32 *ack)
+{
+	__u8 first, flags;
+	__u32 l4, seq;
+
+	if (bpf_skb_load_bytes(skb, 0, &first, 1))
+		return -1;
+	if (first >> 4 == 4) {
+		l4 = (first & 0xf) * 4; /* IHL counts 32-bit words */
+	} else if (first >> 4 == 6) {
+		__u8 next;
+
+		if (bpf_skb_load_bytes(skb, 6, &next, 1) || next != IPPROTO_TCP)
+			return -1; /* offset 6: next header */
+		l4 = XLNET_IPV6_HDR_LEN;
+	} else {
+		return -1;
+	}
+	if (bpf_skb_load_bytes(skb, l4 + XLNET_TCP_FLAGS_OFF, &flags, 1) || !(flags & XLNET_TCP_FLAG_ACK))
+		return -1;
+	if (bpf_skb_load_bytes(skb, l4 + XLNET_TCP_ACK_OFF, &seq, sizeof(seq)))
+		return -1;
+	*ack = bpf_ntohl(seq);
+	return 0;
 }
 
 /* cgroup_skb programs decide whether a packet passes: 1 lets it through. */
@@ -168,14 +214,38 @@ static __always_inline void refresh(struct __sk_buff *skb)
 SEC("cgroup_skb/egress")
 int xlnet_count_egress(struct __sk_buff *skb)
 {
-	refresh(skb);
+	struct xlnet_flow *f;
+
+	refresh(skb, &f);
 	return XLNET_SKB_PASS;
 }
 
 SEC("cgroup_skb/ingress")
 int xlnet_count_ingress(struct __sk_buff *skb)
 {
-	refresh(skb);
+	struct bpf_tcp_sock *tp;
+	struct xlnet_flow *f = 0;
+	__u32 ack, una, nxt;
+	__u64 acked, window;
+
+	tp = refresh(skb, &f);
+	if (!tp || !f || packet_ack(skb, &ack))
+		return XLNET_SKB_PASS;
+	/* TCP adds to bytes_acked before it moves snd_una: read in the other
+	 * order, a concurrent update makes us undercount (fixed by the next
+	 * packet), never overcount. */
+	acked = tp->bytes_acked;
+	asm volatile("" ::: "memory");
+	una = tp->snd_una;
+	nxt = tp->snd_nxt;
+	/* An ACK TCP will accept acknowledges more than snd_una and at most what
+	 * was sent. On a fast path the ACK can arrive while the sender is still
+	 * between transmitting and advancing snd_nxt, so allow one congestion
+	 * window beyond it: a lying peer can inflate a live count by at most that
+	 * much, and the close callback writes the kernel's exact numbers. */
+	window = (__u64)tp->snd_cwnd * tp->mss_cache;
+	if ((__s32)(ack - una) > 0 && (__s64)(__s32)(ack - nxt) <= (__s64)window)
+		XLNET_MAX(bytes_acked, acked + (ack - una));
 	return XLNET_SKB_PASS;
 }
 

@@ -15,7 +15,8 @@ interface Reg { attachment: number; profile: number }
 type Cmd =
   | { op: 'connect'; host: string; port: number; register?: Reg }
   | { op: 'listen'; host: string; port: number; register?: Reg; reply: number }
-  | { op: 'send'; id: number; bytes: number }
+  | { op: 'write'; id: number; bytes: number }
+  | { op: 'finish'; id: number }
   | { op: 'state'; id: number }
   | { op: 'exit' };
 
@@ -57,7 +58,7 @@ async function run(c: Cmd): Promise<unknown> {
       register(fd, c.register);
       libc.listen(fd, 64);
       // Each accepted connection: read to EOF, then answer `reply` bytes and end.
-      const srv = net.createServer((s) => {
+      const srv = net.createServer({ allowHalfOpen: true }, (s) => {
         s.resume();
         s.on('end', () => s.end(Buffer.alloc(c.reply, 0x5a)));
         s.on('error', () => {});
@@ -65,16 +66,22 @@ async function run(c: Cmd): Promise<unknown> {
       await new Promise<void>((resolve) => srv.listen({ fd }, resolve));
       return { listening: true };
     }
-    case 'send': {
-      // Send `bytes`, half-close, read the answer to EOF; the socket then closes.
+    case 'write': {
+      // Queue `bytes` (the callback runs once the kernel took them).
+      const { s } = socks.get(c.id)!;
+      await new Promise<void>((resolve, reject) => s.write(Buffer.alloc(c.bytes, 0xa5), (e) => (e ? reject(e) : resolve())));
+      return { written: c.bytes };
+    }
+    case 'finish': {
+      // Half-close, read the answer to EOF; the socket then closes.
       const { s } = socks.get(c.id)!;
       let received = 0;
       s.on('data', (d: Buffer) => { received += d.length; });
       const done = new Promise<void>((resolve, reject) => { s.once('end', resolve); s.once('error', reject); });
-      s.end(Buffer.alloc(c.bytes, 0xa5));
+      s.end();
       await done;
       await new Promise<void>((resolve) => { s.once('close', () => resolve()); s.destroy(); });
-      return { sent: c.bytes, received };
+      return { received };
     }
     case 'state': {
       const { fd } = socks.get(c.id)!;
