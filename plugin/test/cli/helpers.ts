@@ -65,7 +65,10 @@ type Answer = { result: unknown } | { error: { code: string; message: string } }
 export async function cannedServer(dir: string, answers: Record<string, Answer | ((req: Record<string, unknown>) => Answer)>): Promise<CannedServer> {
   const socket = join(dir, 'canned.sock');
   const requests: Record<string, unknown>[] = [];
+  const conns = new Set<net.Socket>();
   const server = net.createServer((c) => {
+    conns.add(c);
+    c.on('close', () => conns.delete(c));
     let buf = '';
     c.setEncoding('utf8');
     c.on('data', (d: string) => {
@@ -85,5 +88,9 @@ export async function cannedServer(dir: string, answers: Record<string, Answer |
     });
   });
   await new Promise<void>((resolve) => server.listen(socket, resolve));
-  return { socket, requests, close: () => new Promise<void>((r) => server.close(() => r())) };
+  // Closing drops open connections too, as a daemon that exits does.
+  return {
+    socket, requests,
+    close: () => new Promise<void>((r) => { for (const c of conns) c.destroy(); server.close(() => r()); }),
+  };
 }

@@ -8,11 +8,13 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MAIN, REPO, tempDir } from './helpers.js';
 
-const TMUX_SOCKET = `xlnetcli-${process.pid}`;
+// A tmux server of this test's own, its socket in a temp dir removed at the end.
+const TMUX = tempDir('xlnet-tmux-');
+const TMUX_SOCKET = join(TMUX.dir, 'tmux.sock');
 const SESSION = 'wizard';
 
 function tmux(...args: string[]): string {
-  const r = spawnSync('tmux', ['-L', TMUX_SOCKET, ...args], { encoding: 'utf8' });
+  const r = spawnSync('tmux', ['-S', TMUX_SOCKET, ...args], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`tmux ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
 }
@@ -92,7 +94,7 @@ test('the wizard asks, shows the preset values and the vif diff, and writes what
     const m = JSON.parse(readFileSync(join(root, 'var/lib/xlnet/setup-manifest.json'), 'utf8'));
     assert.equal(m.answers, { mode: 'bridge', bridges: ['xenbr0'], profile: 'satellite', domains: ['web'], method: 'script', rewriteConfigs: true });
   } finally {
-    spawnSync('tmux', ['-L', TMUX_SOCKET, 'kill-server']);
+    spawnSync('tmux', ['-S', TMUX_SOCKET, 'kill-server']);
     cleanup();
   }
 });
@@ -123,9 +125,10 @@ test('a re-run in the wizard starts from the recorded answers and changes nothin
     for (let i = 0; i < 100 && !existsSync(done); i++) await new Promise((r) => setTimeout(r, 100));
     assert.is(readFileSync(done, 'utf8').trim(), '0');
   } finally {
-    spawnSync('tmux', ['-L', TMUX_SOCKET, 'kill-server']);
+    spawnSync('tmux', ['-S', TMUX_SOCKET, 'kill-server']);
     cleanup();
   }
 });
 
+test.after(() => TMUX.cleanup());
 test.run();
