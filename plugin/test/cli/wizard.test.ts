@@ -4,9 +4,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MAIN, REPO, tempDir } from './helpers.js';
+import { snapshot } from './tree.js';
 
 // A tmux server of this test's own, its socket in a temp dir removed at the end.
 const TMUX = tempDir('xlnet-tmux-');
@@ -126,6 +127,27 @@ test('a re-run in the wizard starts from the recorded answers and changes nothin
     assert.is(readFileSync(done, 'utf8').trim(), '0');
   } finally {
     spawnSync('tmux', ['-S', TMUX_SOCKET, 'kill-server']);
+    cleanup();
+  }
+});
+
+test('Ctrl-C in a question ends the wizard with 130 and writes nothing', async () => {
+  const { dir: root, cleanup } = tempDir('xlnet-wizard-');
+  fakeRoot(root);
+  const done = join(root, '..', `${root.split('/').pop()}-exit`);
+  const before = JSON.stringify(snapshot(root));
+  const cmd = `cd ${REPO} && env -u CI ${process.execPath} --import tsx ${MAIN} setup --root ${root}; echo $? > ${done}; sleep 600`;
+  tmux('new-session', '-d', '-s', SESSION, '-x', '120', '-y', '40', cmd);
+  try {
+    await waitFor('How are guest vifs connected to the network?');
+    keys('C-c');
+    for (let i = 0; i < 100 && !existsSync(done); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.is(readFileSync(done, 'utf8').trim(), '130');
+    assert.ok(screen().includes('interrupted; nothing more was changed'), screen());
+    assert.is(JSON.stringify(snapshot(root)), before);
+  } finally {
+    spawnSync('tmux', ['-S', TMUX_SOCKET, 'kill-server']);
+    rmSync(done, { force: true });
     cleanup();
   }
 });
