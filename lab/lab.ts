@@ -396,18 +396,24 @@ export class Lab {
     const conf = join(this.dir, 'xlnet.conf');
     writeFileSync(conf, confText);
     const socket = join(this.dir, 'xlnetd.sock');
-    const log = openSync(join(this.dir, 'logs', 'xlnetd.log'), 'a');
+    const logPath = join(this.dir, 'logs', 'xlnetd.log');
+    // Only what this start writes counts: the log is appended to across restarts.
+    const from = existsSync(logPath) ? statSync(logPath).size : 0;
+    const log = openSync(logPath, 'a');
     const p = start(['node', join(REPO, 'plugin/dist/daemon/main.js'), '--config', conf, '--socket', socket,
       '--state-dir', join(this.dir, 'state'), ...extraArgs], { ns: this.ns.dom0, logFile: log });
     closeSync(log);
     writeFileSync(join(this.dir, 'pids', 'xlnetd.pid'), String(p.pid));
     this.hotplugEnv.XLNET_SOCKET = socket;
     this.hotplugEnv.XLNET_CONF = conf;
-    const logPath = join(this.dir, 'logs', 'xlnetd.log');
+    const fresh = () => readFileSync(logPath).subarray(from).toString();
     await waitFor('xlnetd to listen on its control socket', () => {
-      if (p.exitCode !== null) throw new Error(`xlnetd exited (${p.exitCode}): ${readFileSync(logPath, 'utf8').slice(-2000)}`);
-      return existsSync(socket) && readFileSync(logPath, 'utf8').includes('ready');
-    }, 15_000);
+      if (p.exitCode !== null) throw new Error(`xlnetd exited (${p.exitCode}): ${fresh().slice(-2000)}`);
+      return fresh().includes(' ready: ');
+    }, 15_000).catch((e: Error) => {
+      // waitFor wraps the error: keep the daemon's own words in front
+      throw new Error(e.message.replace(/^timed out after \d+ ms waiting for xlnetd to listen on its control socket: /, ''));
+    });
     return { pid: p.pid!, socket, conf, logPath, process: p };
   }
 

@@ -68,6 +68,8 @@ export class Daemon {
   stateDir: string;
   listenPort = 0;
   private stopping = false;
+  /** set once this instance owns the policy routes (a refused second instance must not remove the first's) */
+  private routingInstalled = false;
 
   constructor(private readonly opts: DaemonOptions) {
     this.config = loadXlnetConf(opts.configFile);
@@ -78,6 +80,7 @@ export class Daemon {
   }
 
   async start(): Promise<void> {
+    await this.checkNotRunning();
     // Accepted sockets carry the SYN's fwmark, which names the attachment.
     writeFileSync('/proc/sys/net/ipv4/tcp_fwmark_accept', '1');
     this.listenPort = await this.listener.listen(this.config.daemon.listen_port);
@@ -85,6 +88,7 @@ export class Daemon {
     this.nft.start();
     await this.nft.runAll(baseRules(this.listenPort));
     await this.refreshLocalAddresses();
+    this.routingInstalled = true;
     await this.routing('add');
     await this.listenControl();
     this.timers.push(setInterval(() => this.sampleRates(), 1000));
@@ -385,18 +389,20 @@ export class Daemon {
 
   // ---- control socket ----------------------------------------------------
 
+  /** Refuses to start next to a live xlnetd; removes a stale socket file of a dead one. */
+  private async checkNotRunning(): Promise<void> {
+    if (!existsSync(this.socketPath)) return;
+    const alive = await new Promise<boolean>((r) => {
+      const c = net.connect(this.socketPath);
+      c.once('connect', () => { c.destroy(); r(true); });
+      c.once('error', () => r(false));
+    });
+    if (alive) throw new Error(`another xlnetd is already listening on ${this.socketPath}`);
+    rmSync(this.socketPath, { force: true });
+  }
+
   private async listenControl(): Promise<void> {
     mkdirSync(dirname(this.socketPath), { recursive: true, mode: 0o755 });
-    if (existsSync(this.socketPath)) {
-      // A live daemon answers; a stale socket file does not.
-      const alive = await new Promise<boolean>((r) => {
-        const c = net.connect(this.socketPath);
-        c.once('connect', () => { c.destroy(); r(true); });
-        c.once('error', () => r(false));
-      });
-      if (alive) throw new Error(`another xlnetd is already listening on ${this.socketPath}`);
-      rmSync(this.socketPath, { force: true });
-    }
     const srv = net.createServer((c) => this.serveControl(c));
     const old = process.umask(0o177);
     try {
@@ -498,10 +504,10 @@ export class Daemon {
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
     await new Promise<void>((r) => (this.control ? this.control.close(() => r()) : r()));
-    rmSync(this.socketPath, { force: true });
+    if (this.control) rmSync(this.socketPath, { force: true });
     await this.listener.close();
     await this.nft.close();
-    await this.routing('del').catch(() => undefined);
+    if (this.routingInstalled) await this.routing('del').catch(() => undefined);
     for (const f of [...this.flows.values()]) f.abort('xlnetd stopping');
     this.log.info('xlnetd stopped');
   }

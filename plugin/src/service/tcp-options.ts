@@ -14,11 +14,18 @@ export interface LegSettings {
   keepaliveCount: number;
 }
 
+/**
+ * `buffer` bounds what Dom0 holds per connection and direction. Most of it is
+ * the sending leg's socket buffer (the WAN leg must keep a bandwidth-delay
+ * product in flight); the receiving leg gets a quarter, which is plenty at
+ * LAN round-trip times. Explicit guest_ and wan_ sizes override.
+ */
 export function legSettings(p: Profile, leg: 'guest' | 'wan'): LegSettings {
+  const small = Math.max(64 * 1024, Math.floor(p.buffer / 4));
   return {
     cc: leg === 'guest' ? p.guest_cc : p.wan_cc,
-    sndbuf: leg === 'guest' ? p.guest_sndbuf : (p.wan_sndbuf || p.buffer),
-    rcvbuf: leg === 'guest' ? p.guest_rcvbuf : p.wan_rcvbuf,
+    sndbuf: leg === 'guest' ? (p.guest_sndbuf || small) : (p.wan_sndbuf || p.buffer),
+    rcvbuf: leg === 'guest' ? (p.guest_rcvbuf || small) : (p.wan_rcvbuf || p.buffer),
     nodelay: leg === 'guest' ? p.guest_nodelay : p.wan_nodelay,
     notsentLowat: leg === 'wan' ? p.wan_notsent_lowat : 0,
     keepalive: p.keepalive,
