@@ -8,6 +8,7 @@
 #   --overlay DIR     copied over the Dom0 rootfs (e.g. usr/lib/xlnet, etc/xen/...)
 #   --timeout SEC     whole run, boot included (default 900); the scenario
 #                     itself is stopped in Dom0 a little before that
+#   --boot-timeout SEC  until Dom0 reports XLAB-BOOTED (default 300)
 #   --keep-logs DIR   keep serial.log and every file the scenario dumped there
 #
 # Output: the scenario's `XLAB-RESULT ...` lines, `XLAB-TIMING ...`, then
@@ -20,7 +21,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-scenario="" overlay="" timeout=900 keep=""
+scenario="" overlay="" timeout=900 boot_timeout=300 keep=""
 usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "xenlab: $*" >&2; exit 3; }
 while [ $# -gt 0 ]; do
@@ -29,6 +30,7 @@ while [ $# -gt 0 ]; do
     --overlay) overlay=${2:-}; shift 2 || die "--overlay needs a directory" ;;
     --timeout) timeout=${2:-}; shift 2 || die "--timeout needs seconds" ;;
     --keep-logs) keep=${2:-}; shift 2 || die "--keep-logs needs a directory" ;;
+    --boot-timeout) boot_timeout=${2:-}; shift 2 || die "--boot-timeout needs seconds" ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
@@ -36,6 +38,7 @@ done
 [ -n "$scenario" ] || { usage >&2; die "--scenario FILE is required"; }
 [ -f "$scenario" ] || die "scenario '$scenario' does not exist"
 [[ "$timeout" =~ ^[0-9]+$ ]] && [ "$timeout" -ge 60 ] || die "--timeout must be a number of seconds >= 60"
+[[ "$boot_timeout" =~ ^[0-9]+$ ]] && [ "$boot_timeout" -ge 30 ] || die "--boot-timeout must be a number of seconds >= 30"
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 is missing: apt-get install qemu-system-x86"
 
 cache=${XLNET_XENLAB_CACHE:-/var/cache/xlnet/xenlab}
@@ -100,8 +103,12 @@ echo "xenlab: QEMU pid $qpid, work dir $tmp" >&2
 # Follow the serial log until the scenario is done, QEMU ends, or time is up.
 state=timeout t_booted="" t_done=""
 deadline=$(( $(date +%s) + timeout ))
+boot_deadline=$(( $(date +%s) + boot_timeout ))
 while [ "$(date +%s)" -lt "$deadline" ]; do
-  if [ -z "$t_booted" ] && grep -aq '^XLAB-BOOTED' "$serial"; then t_booted=$(date +%s.%N); fi
+  if [ -z "$t_booted" ]; then
+    if grep -aq '^XLAB-BOOTED' "$serial"; then t_booted=$(date +%s.%N)
+    elif [ "$(date +%s)" -ge "$boot_deadline" ]; then state=boot-timeout; break; fi
+  fi
   if grep -aq '^XLAB-DONE' "$serial"; then state=done; t_done=$(date +%s.%N); break; fi
   # Only Xen's own lines: a guest's panic dumped by the scenario is no lab crash.
   if grep -aqE '^\(XEN\) .*(Hardware Dom0 crashed|Panic on CPU|FATAL TRAP|Reboot in)' "$serial"; then state=crash; sleep 2; break; fi
@@ -153,7 +160,8 @@ case "$state" in
     if [ "$passed" -eq 0 ]; then excerpt "the scenario printed no XLAB-RESULT" >&2; exit 2; fi
     if [ "${rc:-1}" != 0 ]; then excerpt "the scenario exited with status $rc" >&2; exit 2; fi
     exit 0 ;;
-  timeout) excerpt "no XLAB-DONE within ${timeout}s: boot or scenario hung" >&2; exit 2 ;;
+  timeout) excerpt "no XLAB-DONE within ${timeout}s: the scenario hung" >&2; exit 2 ;;
+  boot-timeout) excerpt "Dom0 did not report XLAB-BOOTED within ${boot_timeout}s: the boot hung" >&2; exit 2 ;;
   crash) excerpt "Xen or Dom0 crashed" >&2; exit 2 ;;
   exited) echo "xenlab: QEMU exited early: $(tail -n 5 "$tmp/qemu.out")" >&2; excerpt "QEMU exited before XLAB-DONE" >&2; exit 2 ;;
 esac
