@@ -166,6 +166,32 @@ test('an xlnetd that accepts but never answers: the attach times out, required o
     }
   }));
 
+test('a caller that waits for its event loop (like the xlnet CLI) exits once the attach timed out', () =>
+  withWorld(async (w) => {
+    const sock = join(w.dir, 'hung.sock');
+    const held: net.Socket[] = [];
+    const server = net.createServer((s) => { held.push(s); });
+    await new Promise<void>((r) => server.listen(sock, r));
+    try {
+      await w.addVif({ domid: 18, localack: '1' }, 'g18');
+      const entry = new URL('../../src/hotplug/run-hotplug.ts', import.meta.url).href;
+      const script = `const m = await import(${JSON.stringify(entry)});
+        process.exitCode = await m.runHotplug('online', process.env, { daemonTimeoutMs: 300 });`;
+      const t = Date.now();
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script],
+        { env: { ...process.env, ...w.env(18, { XLNET_SOCKET: sock }) }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+      clearTimeout(killer);
+      const ms = Date.now() - t;
+      assert.is(code, 0, 'exited by itself, with the answer');
+      assert.ok(ms < 5000, `the process lingered ${ms} ms after a 300 ms timeout`);
+    } finally {
+      for (const s of held) s.destroy();
+      await new Promise((r) => server.close(r));
+    }
+  }));
+
 test('a xenstored that never answers: the deadline lets the vif up (exit 2: xlnet cannot tell)', () =>
   withWorld(async (w) => {
     const sock = join(w.dir, 'mute-xenstored.sock');
