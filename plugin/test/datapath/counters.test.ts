@@ -42,7 +42,7 @@ async function until<T>(what: string, f: () => T | undefined): Promise<T> {
     if (v !== undefined) return v;
     await new Promise((r) => setTimeout(r, 25));
   }
-  throw new Error(`timed out waiting for ${what}: ${JSON.stringify(dp!.flowCounters().map((f) => [f.leg, f.closed, f.bytesAcked, f.bytesReceived, f.segsOut, f.segsIn, f.totalRetrans]))} ${process.env.XDP_DEBUG ? require_ss() : ''}`);
+  throw new Error(`timed out waiting for ${what}: ${JSON.stringify(dp!.flowCounters().map((f) => [f.leg, f.closed, f.bytesAcked, f.bytesReceived, f.segsOut, f.segsIn, f.totalRetrans]))} ${process.env.XDP_DEBUG ? ssDump() : ''}`);
 }
 
 test('a transfer through registered sockets is counted per flow and per vif, live and after close', async () => {
@@ -95,4 +95,4 @@ test('a transfer through registered sockets is counted per flow and per vif, liv
 });
 
 test.run();
-function require_ss(): string { return sh('ip', ['netns', 'exec', net!.a, 'ss', '-tinH']); }
+function ssDump(): string { return sh('ip', ['netns', 'exec', net!.a, 'ss', '-tinH']); }

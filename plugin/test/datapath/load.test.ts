@@ -110,7 +110,7 @@ test('bad tuning and registration values are refused with the reason', async () 
     dp.setTuning(255, { initcwnd: 32, cc: 'cubic', sndbuf: 1 << 20, rcvbuf: 1 << 20, cwndClamp: 500 });
     assert.equal(dp.getTuning(255), { initcwnd: 32, cwndClamp: 500, sndbuf: 1 << 20, rcvbuf: 1 << 20, cc: 'cubic' });
 
-    const file = openSync(__filenameOf(), 'r');
+    const file = openSync(thisFile(), 'r');
     try {
       assert.throws(() => dp.registerSocket(file, { attachment: 1, profile: 0 }), isDatapathError('E_REGISTER', new RegExp(`fd ${file}`)));
     } finally { closeSync(file); }
@@ -130,6 +130,6 @@ test('bad tuning and registration values are refused with the reason', async () 
   assert.throws(() => dp.setTuning(0, {}), isDatapathError('E_CLOSED', /closed/));
 });
 
-function __filenameOf(): string { return new URL(import.meta.url).pathname; }
+function thisFile(): string { return new URL(import.meta.url).pathname; }
 
 test.run();
