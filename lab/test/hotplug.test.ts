@@ -170,6 +170,18 @@ test('a plain vif-bridge vif with the hook installed and no rule: untouched, and
   }
 });
 
+test('vif-localack without xlnet.hook installed refuses to bring the vif up unsplit, and says what to do', async () => {
+  const hook = join(lab.scriptsDir, 'vif-post.d', 'xlnet.hook');
+  chmodSync(hook, 0o644);
+  try {
+    const { err } = await addFails({ domid: 20, name: 'xhp-nohook20', script: 'vif-localack' });
+    assert.match(err.hotplugError ?? '', /vif-localack needs .*\/vif-post\.d\/xlnet\.hook \(executable\), installed with it; reinstall xlnet's hotplug scripts or use script=vif-bridge/);
+    assert.is((await lab.removeGuest(20))?.code, 0, 'offline works without the hook');
+  } finally {
+    chmodSync(hook, 0o755);
+  }
+});
+
 test('a [domain NAME] rule turns a plain vif-bridge vif on through the hook', async () => {
   writeFileSync(join(work, 'xlnet.conf'), '[domain xhp-ruled*]\nlocalack = 1\n');
   try {

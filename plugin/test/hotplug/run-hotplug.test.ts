@@ -14,6 +14,7 @@ import { startLabXenstored, type LabXenstored } from '../../../lab/xenstore/xens
 import { XenstoreClient } from '../../src/xen/xenstore.js';
 import { writeVifBackend, type VifSpec } from '../../src/xen/vif-backend.js';
 import { hotplug, runHotplug, type HotplugOptions, type HotplugResult } from '../../src/hotplug/run-hotplug.js';
+import { main } from '../../src/hotplug/main.js';
 
 interface World {
   xsd: LabXenstored;
@@ -258,5 +259,23 @@ test('runHotplug returns just the exit code', () =>
     const code = await runHotplug('online', w.env(17), { log: () => undefined, out: () => undefined });
     assert.is(code, 10);
   }));
+
+test('main: anything but online or offline is a usage error (exit 2)', async () => {
+  const out: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  const errWrite = process.stderr.write.bind(process.stderr);
+  process.stdout.write = ((c: string) => { out.push(String(c)); return true; }) as typeof process.stdout.write;
+  process.stderr.write = ((c: string) => { out.push(String(c)); return true; }) as typeof process.stderr.write;
+  let codes: number[];
+  try {
+    codes = [await main([]), await main(['hotplug', 'up']), await main(['online', 'extra'])];
+  } finally {
+    process.stdout.write = write;
+    process.stderr.write = errWrite;
+  }
+  assert.equal(codes, [2, 2, 2]);
+  assert.ok(out.some((l) => /usage: xlnet hotplug online\|offline/.test(l)), out.join(''));
+  assert.ok(out.some((l) => /expected online or offline, got up/.test(l)), out.join(''));
+});
 
 test.run();
