@@ -6,7 +6,7 @@
 SHELL := /bin/bash
 LAB_TOOLS := $(wildcard lab/*/Makefile)
 
-.PHONY: all deps build build-ts build-datapath build-lab test demo check-env clean
+.PHONY: all deps build build-ts build-datapath build-lab test demo check-env dist clean
 
 all: build
 
@@ -33,6 +33,10 @@ test: deps check-env build
 
 demo: deps check-env build
 	@node --import tsx lab/demo.ts $(DEMO_ARGS)
+
+# The release artifact for a real Dom0: an npm package tarball (see README).
+dist: deps build
+	@npm pack --silent
 
 clean:
 	rm -rf plugin/dist datapath/build lab/*/build

@@ -12,7 +12,7 @@ die() { echo "xlnet: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "needs root (it installs Debian packages and creates network namespaces); run it with sudo"
 command -v apt-get >/dev/null || die "needs a Debian system with apt-get (Debian 12 is the reference)"
 
-mapfile -t pkgs < <(cat apt-packages.txt */apt-packages.txt */*/apt-packages.txt 2>/dev/null \
+mapfile -t pkgs < <(find . -name apt-packages.txt -not -path './node_modules/*' -print0 | xargs -0 cat \
   | sed 's/#.*//' | tr -s ' \t' '\n' | grep -v '^$' | sort -u)
 
 missing=()
