@@ -287,11 +287,18 @@ export interface CheckOptions {
 const LIBXL_DEFAULT_SCRIPT = 'vif-bridge';
 const LIBXL_DEFAULT_BRIDGE = 'xenbr0';
 const LOCALACK_SCRIPT = 'vif-localack';
+/** The same script installed under this name runs vif-route (hotplug-scripts/README.md). */
+const LOCALACK_ROUTE_SCRIPT = 'vif-localack-route';
+
+function isLocalackScript(script: string): boolean {
+  const base = script.slice(script.lastIndexOf('/') + 1);
+  return base === LOCALACK_SCRIPT || base === LOCALACK_ROUTE_SCRIPT;
+}
 
 function scriptMode(script: string): VifMode {
   const base = script.slice(script.lastIndexOf('/') + 1);
   if (base === 'vif-bridge' || base === LOCALACK_SCRIPT) return 'bridge';
-  if (base === 'vif-route') return 'route';
+  if (base === 'vif-route' || base === LOCALACK_ROUTE_SCRIPT) return 'route';
   return 'other';
 }
 
@@ -374,7 +381,7 @@ function checkVif(
   if (parsed.localack !== undefined) {
     v.activation = 'localack-key';
     resolve(parsed.localack, { file, line, key: `vif ${index} localack` });
-  } else if (script.slice(script.lastIndexOf('/') + 1) === LOCALACK_SCRIPT) {
+  } else if (isLocalackScript(script)) {
     v.activation = 'script';
     if (rule && rule.localack === '0') {
       v.warnings.push(`script=${LOCALACK_SCRIPT} turns xlnet on although [domain ${rule.pattern}] says localack = 0; the script wins`);

@@ -89,8 +89,9 @@ export class ControlClient {
     this.pending.clear();
   }
 
+  /** Closes at once: a daemon that never answers must not keep the caller alive. */
   close(): void {
-    this.sock.end();
+    this.sock.destroy();
   }
 }
 

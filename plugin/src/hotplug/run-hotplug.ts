@@ -16,7 +16,6 @@
 // own failures (cli/exit-codes.ts). Only this deliberate answer may fail a
 // guest's network; any other status is a tool failure, which the scripts
 // log and survive unless the backend itself says localack=required.
-import net from 'node:net';
 import { ControlClient, ControlError, DEFAULT_SOCKET } from '../daemon/client.js';
 import type { AttachmentInfo } from '../daemon/protocol.js';
 import { ConfigError, DEFAULT_CONF_PATH, loadXlnetConf, type XlnetConfig } from '../config/index.js';
@@ -90,18 +89,6 @@ export async function hotplug(action: HotplugAction, env: NodeJS.ProcessEnv, opt
   }
 }
 
-/**
- * ControlClient.close() only ends its half of the connection; an xlnetd that
- * never answers never ends the other, and the open socket keeps the process
- * (the `xlnet` CLI waits for its event loop to drain) alive until the hook's
- * `timeout` kills it, which loses the answer. Destroy the socket as well.
- * Stopgap until ControlClient.close() does so itself (asked of its owner).
- */
-function closeHard(client: ControlClient): void {
-  client.close();
-  const sock = (client as unknown as { sock?: unknown }).sock;
-  if (sock instanceof net.Socket) sock.destroy();
-}
 
 class HotplugRun {
   private readonly log: (line: string) => void;
@@ -148,7 +135,7 @@ class HotplugRun {
 
   async close(): Promise<void> {
     this.finished = true;
-    if (this.daemon) closeHard(this.daemon);
+    if (this.daemon) this.daemon.close();
     await this.xs?.close().catch(() => undefined);
   }
 
@@ -311,7 +298,7 @@ class HotplugRun {
     try {
       return await this.daemon.request<T>(req);
     } finally {
-      closeHard(this.daemon);
+      this.daemon.close();
       this.daemon = undefined;
     }
   }

@@ -142,9 +142,6 @@ test('decision: only vif-localack and vif-localack-route count as the localack s
 test('decision: agrees with `xlnet check` for every row that has a domain name', () => {
   for (const row of ROWS) {
     if (row.facts.domainName === undefined) continue;
-    // config/vif-spec.ts does not know vif-localack-route yet (its
-    // scriptMode() treats it as an unknown script): asked of its owner.
-    if (row.facts.script?.endsWith('/vif-localack-route')) continue;
     const c = row.cfg ?? cfg;
     const spec = [
       `mac=00:16:3e:00:00:01`,
