@@ -252,7 +252,7 @@ printf '%s\n' "$inputs_txt" >"$d0/usr/share/xlab/inputs.txt"
 printf '%s\n' "$inputs_txt" >"$out/inputs.txt"
 touch "$out/BUILD_OK"
 # Keep the two newest builds besides this one; older ones only fill the disk.
-ls -dt "$cache"/[0-9a-f]*/ 2>/dev/null | grep -E '/[0-9a-f]{16}/$' | grep -v "/$hash/\$" | tail -n +3 | xargs -r rm -rf
+ls -dt "$cache"/[0-9a-f]*/ 2>/dev/null | grep -E '/[0-9a-f]{16}/$' | grep -v "/$hash/\$" | tail -n +3 | xargs -r rm -rf || true
 log "done: $(du -sh "$out" | cut -f1) in $out"
 echo "XENLAB_IMAGES=$out"
 [ -z "$overlay" ] || overlay_cpio "$overlay"
