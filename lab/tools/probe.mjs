@@ -2,8 +2,9 @@
 // Small TCP probes for lab tests (run inside a namespace with ip netns exec).
 //   probe.mjs serve-reset PORT        accept, read the first bytes, answer with a RST
 //   probe.mjs serve-echo PORT         echo everything; half-close when the peer does
-//   probe.mjs connect HOST PORT [SEND] connect, send SEND (default "hello"; @N = N bytes), half-close,
+//   probe.mjs connect HOST PORT [SEND [LPORT]] connect (from local port LPORT), send SEND (default "hello"; @N = N bytes), half-close,
 //                                      read to the end; print JSON {connected, received, error, local}
+//   probe.mjs idle HOST PORT SECONDS  connect, send nothing, report how the connection ended
 //   probe.mjs hold HOST PORT SECONDS  connect and keep the connection open, echoing a
 //                                      line each second; print JSON at the end
 import net from 'node:net';
@@ -24,12 +25,21 @@ if (mode === 'serve-reset' || mode === 'serve-echo') {
   srv.listen(Number(a), '::', () => process.stdout.write('ready\n'));
 } else if (mode === 'connect') {
   const r = { connected: false, received: '', error: null, local: null };
-  const s = net.connect({ host: a, port: Number(b), allowHalfOpen: true });
+  const lport = process.argv[6] ? Number(process.argv[6]) : undefined;
+  const s = net.connect({ host: a, port: Number(b), allowHalfOpen: true, localPort: lport });
   const timer = setTimeout(() => { r.error = 'TIMEOUT'; out(r); process.exit(0); }, 10_000);
   s.on('connect', () => { r.connected = true; r.local = `${s.localAddress}:${s.localPort}`; s.end(payload(c ?? 'hello')); });
   s.on('data', (d) => { r.received += d.toString(); });
   s.on('error', (e) => { r.error = e.code; });
   s.on('close', () => { clearTimeout(timer); out(r); });
+} else if (mode === 'idle') {
+  const r = { connected: false, error: null, closedAfterMs: null };
+  const t0 = Date.now();
+  const s = net.connect({ host: a, port: Number(b) });
+  s.on('connect', () => { r.connected = true; });
+  s.on('error', (e) => { r.error = e.code; });
+  s.on('close', () => { r.closedAfterMs = Date.now() - t0; out(r); process.exit(0); });
+  setTimeout(() => { out(r); process.exit(0); }, Number(c) * 1000);
 } else if (mode === 'hold') {
   const r = { connected: false, echoed: 0, error: null };
   const s = net.connect({ host: a, port: Number(b) });

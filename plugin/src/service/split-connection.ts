@@ -75,11 +75,13 @@ export class SplitConnection {
     for (const w of applyLeg(fdOf(g), legSettings(p, 'guest'))) this.hooks.log('warn', `flow ${this.id}: guest leg: ${w}`);
 
     const family = net.isIPv6(this.dst.ip) ? 6 : 4;
-    let fd = this.bindWan(family, this.guest.port);
+    let fd = -1;
     try {
+      // bind fails when a Dom0 socket holds the port; connect when the 4-tuple is in use.
+      fd = this.bindWan(family, this.guest.port);
       libc.connectStart(fd, this.dst.ip, this.dst.port);
     } catch (e) {
-      libc.close(fd);
+      if (fd >= 0) libc.close(fd);
       const code = (e as libc.SysError).code;
       if (code !== 'EADDRINUSE' && code !== 'EADDRNOTAVAIL') throw e;
       // The guest's port is taken in Dom0 for this destination (a previous

@@ -1,0 +1,75 @@
+// Edge cases of the split: the guest's port already taken in Dom0, idle
+// connections, and guests that go away with data still in flight.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { join } from 'node:path';
+import { Lab, NET, REPO } from '../lab.js';
+import { call } from '../../plugin/src/daemon/client.js';
+import type { FlowInfo, StatusInfo } from '../../plugin/src/daemon/protocol.js';
+import { run, sleep, waitFor } from '../exec.js';
+
+const PREFIX = 'xle';
+let lab: Lab;
+let socket = '';
+const ctl = <T>(req: Parameters<typeof call>[0]) => call<T>(req, { socket });
+
+test.before(async () => {
+  try {
+    lab = await Lab.up({ prefix: PREFIX, link: 'lan' });
+    await lab.addGuest({ domid: 1 });
+    await lab.serve('echo', lab.ns.remote, ['node', join(REPO, 'lab/tools/probe.mjs'), 'serve-echo', '7007'], 7007);
+    socket = (await lab.startDaemon('[profile brief]\nidle_timeout = 2s\n')).socket;
+    await ctl({ op: 'attach', vif: 'vif1.0' });
+  } catch (e) { console.error('setup failed:', e); throw e; }
+});
+
+test.after(async () => { await lab?.down(); });
+
+test('the guest\'s port is taken in Dom0 (a Dom0 service listens on it): the WAN leg uses another port', async () => {
+  // Linux itself recycles a TIME_WAIT tuple for a bound port when timestamps are on;
+  // a Dom0 listener on the same port number is what really blocks the bind.
+  await lab.serve('dom0-listener', lab.ns.dom0, ['node', join(REPO, 'lab/tools/probe.mjs'), 'serve-echo', '40124'], 40124);
+  const r = await lab.probe(lab.guest(1).ns, ['connect', NET.remote4, '7007', 'hello', '40124']);
+  assert.is(r.error, null);
+  assert.is(r.received, 'hello', 'the guest got its echo through the split connection');
+  const log = await run(['grep', '-c', 'busy in Dom0', join(lab.dir, 'logs', 'xlnetd.log')], { allowFail: true });
+  assert.ok(Number(log.stdout.trim()) >= 1, 'the daemon took the fallback path');
+  // Dom0's own service on that port was not disturbed.
+  const own = await lab.probe(lab.ns.dom0, ['connect', '127.0.0.1', '40124', 'mine']);
+  assert.is(own.received, 'mine');
+});
+
+test('an idle split connection is closed after the profile\'s idle_timeout', async () => {
+  await ctl({ op: 'set', vif: 'vif1.0', profile: 'brief' });
+  const r = await lab.probe(lab.guest(1).ns, ['idle', NET.remote4, '7007', '8']);
+  assert.ok(r.connected);
+  assert.ok(r.closedAfterMs !== null && (r.closedAfterMs as number) >= 1900 && (r.closedAfterMs as number) < 6000,
+    `closed after ${String(r.closedAfterMs)} ms`);
+  assert.is(r.error, 'ECONNRESET');
+  await ctl({ op: 'set', vif: 'vif1.0', profile: 'default' });
+});
+
+test('a guest that vanishes (vif offline) still gets its acknowledged bytes delivered', async () => {
+  await lab.setLink('geo-small'); // 2 Mbit/s up: Dom0 holds what the guest sent for a while
+  await lab.startRemoteServer();
+  const before = await ctl<StatusInfo>({ op: 'status' });
+  const upload = lab.transfer(1, { dir: 'up', size: '600k', timeoutSec: 60 });
+  // Wait until the guest has handed everything to Dom0 (local acknowledgement),
+  // then pull the vif away as `xl destroy` would.
+  await waitFor('the guest to have sent its data to Dom0', async () => {
+    const f = (await ctl<FlowInfo[]>({ op: 'flows', vif: 'vif1.0' })).find((x) => x.remote.endsWith(':5001'));
+    return f && f.bytesUp >= 600_000;
+  }, 20_000);
+  await run(['ip', 'link', 'del', 'vif1.0'], { ns: lab.ns.dom0 });
+  await ctl({ op: 'detach', vif: 'vif1.0', mode: 'drain' });
+  // The remote must receive every byte; the guest's own view ends in an error (its peer is gone).
+  await upload;
+  await waitFor('the remote to have all bytes', async () => {
+    const st = await ctl<StatusInfo>({ op: 'status' });
+    return st.flows === 0 && st.bytesUp - before.bytesUp >= 600_000;
+  }, 30_000);
+  const log = await run(['cat', join(lab.dir, 'logs', 'xfer-5001.log')], { allowFail: true });
+  assert.not.match(log.stdout, /short|EOF after|ECONNRESET|error/i, log.stdout);
+});
+
+test.run();
