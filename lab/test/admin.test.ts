@@ -5,24 +5,19 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Lab, REPO, type XferReport } from '../lab.js';
+import { Lab, REPO } from '../lab.js';
 import { call } from '../../plugin/src/daemon/client.js';
+import { allOk, controller } from './support.js';
 import type { AttachmentInfo, StatusInfo } from '../../plugin/src/daemon/protocol.js';
 import { run, sleep, waitFor } from '../exec.js';
 
 const PREFIX = 'xlm';
 let lab: Lab;
 let socket = '';
-const ctl = <T>(req: Parameters<typeof call>[0]) => call<T>(req, { socket });
+const ctl = controller(() => socket);
 const status = () => ctl<StatusInfo>({ op: 'status' });
 const attached = async (vif: string) => (await ctl<AttachmentInfo[]>({ op: 'list' })).find((a) => a.vif === vif);
 
-function allOk(r: XferReport): void {
-  for (const t of r.transfers) {
-    assert.ok(t.ok, `transfer ${t.id} ${t.dir} ${t.size}: ${t.error ?? ''}`);
-    assert.is(t.sha256_sender, t.sha256_receiver);
-  }
-}
 
 async function noXlnetTables(): Promise<void> {
   await waitFor('the xlnet nft tables to disappear', async () => {

@@ -5,13 +5,14 @@ import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { Lab, NET, REPO } from '../lab.js';
 import { call } from '../../plugin/src/daemon/client.js';
+import { allOk, controller } from './support.js';
 import type { FlowInfo, StatusInfo } from '../../plugin/src/daemon/protocol.js';
 import { run, sleep, waitFor } from '../exec.js';
 
 const PREFIX = 'xle';
 let lab: Lab;
 let socket = '';
-const ctl = <T>(req: Parameters<typeof call>[0]) => call<T>(req, { socket });
+const ctl = controller(() => socket);
 
 test.before(async () => {
   try {

@@ -4,23 +4,18 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { Lab, NET, REPO, type XferReport } from '../lab.js';
+import { Lab, NET, REPO } from '../lab.js';
 import { call } from '../../plugin/src/daemon/client.js';
+import { allOk, controller } from './support.js';
 import type { AttachmentInfo, FlowInfo, StatusInfo } from '../../plugin/src/daemon/protocol.js';
 import { run } from '../exec.js';
 
 const PREFIX = 'xla';
 let lab: Lab;
 let socket = '';
-const ctl = <T>(req: Parameters<typeof call>[0]) => call<T>(req, { socket });
+const ctl = controller(() => socket);
 const status = () => ctl<StatusInfo>({ op: 'status' });
 
-function allOk(r: XferReport): void {
-  for (const t of r.transfers) {
-    assert.ok(t.ok, `transfer ${t.id} ${t.dir} ${t.size}: ${t.error ?? ''}`);
-    assert.is(t.sha256_sender, t.sha256_receiver);
-  }
-}
 
 test.before(async () => {
   try { await setup(); } catch (e) { console.error('setup failed:', e); throw e; }
