@@ -40,6 +40,27 @@ test('the guest\'s port is taken in Dom0 (a Dom0 service listens on it): the WAN
   assert.is(own.received, 'mine');
 });
 
+test('a destination Dom0 routes through another interface is never split (no reach beyond the bridge)', async () => {
+  // A management network only Dom0 is on: the guest cannot reach it by itself.
+  const mgmt = `${PREFIX}-mgmt`;
+  await run(['ip', 'netns', 'add', mgmt]);
+  try {
+    await run(['ip', 'link', 'add', 'mgmt0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', mgmt], { ns: lab.ns.dom0 });
+    await run(['bash', '-c', 'ip addr add 10.79.9.1/24 dev mgmt0 && ip link set mgmt0 up'], { ns: lab.ns.dom0 });
+    await run(['bash', '-c', 'ip link set lo up && ip addr add 10.79.9.2/24 dev eth0 && ip link set eth0 up && ip route add default via 10.79.9.1'], { ns: mgmt });
+    await lab.serve('mgmt-echo', mgmt, ['node', join(REPO, 'lab/tools/probe.mjs'), 'serve-echo', '7010'], 7010);
+    // xlnetd follows Dom0's routes every 5 s.
+    await sleep(6000);
+    const before = (await ctl<StatusInfo>({ op: 'status' })).flowsTotal;
+    const r = await lab.probe(lab.guest(1).ns, ['connect', '10.79.9.2', '7010', 'leak']);
+    assert.is.not(r.received, 'leak', 'the guest reached the management network');
+    assert.is((await ctl<StatusInfo>({ op: 'status' })).flowsTotal, before, 'the connection was not split');
+  } finally {
+    await run(['ip', 'link', 'del', 'mgmt0'], { ns: lab.ns.dom0, allowFail: true });
+    await run(['ip', 'netns', 'del', mgmt], { allowFail: true });
+  }
+});
+
 test('an idle split connection is closed after the profile\'s idle_timeout', async () => {
   await ctl({ op: 'set', vif: 'vif1.0', profile: 'brief' });
   const r = await lab.probe(lab.guest(1).ns, ['idle', NET.remote4, '7007', '8']);

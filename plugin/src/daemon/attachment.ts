@@ -6,6 +6,7 @@ import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Profile } from '../config/index.js';
 import type { AttachmentSteering } from '../steering/rules.js';
+import { ROUTED_SCOPE, type RouteScope } from '../steering/routes.js';
 import type { Options, VifMode } from './protocol.js';
 
 export interface ChainElement {
@@ -37,6 +38,8 @@ export class VifAttachment {
   flowsRefused = 0;
   bytesUp = 0;
   bytesDown = 0;
+  /** where new connections may be split to (bridged vifs: Dom0's routes through the bridge) */
+  scope: RouteScope = ROUTED_SCOPE;
 
   constructor(
     readonly id: number,
@@ -71,6 +74,7 @@ export class VifAttachment {
         excludePorts: p.exclude_ports.map((r) => [r.from, r.to] as [number, number]),
         excludeCidrs: p.exclude_cidrs.map((c) => `${c.address}/${c.prefix}`),
       },
+      scope: this.scope,
     };
   }
 }

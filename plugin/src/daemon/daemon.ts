@@ -14,22 +14,30 @@ import { parseValue } from '../config/values.js';
 import { NftSession } from '../steering/nft-session.js';
 import {
   MARK_BASE, MARK_MASK, ROUTE_TABLE, RULE_PRIORITY, attachmentRules, baseRules, detachRules,
-  forgetFlowRule, localAddressRules, rememberFlowRule, replyChainRules, selectorRules, stopNewFlowsRules,
+  forgetFlowRule, localAddressRules, rememberFlowRule, replyChainRules, scopeRules, selectorRules, stopNewFlowsRules,
 } from '../steering/rules.js';
+import { routeScope } from '../steering/routes.js';
 import { TransparentListener } from '../service/listener.js';
-import { SplitConnection, type Endpoint } from '../service/split-connection.js';
+import { SplitConnection, type Endpoint, type RelayEngine } from '../service/split-connection.js';
+import { legSettings } from '../service/tcp-options.js';
+import { loadDatapath, enterDaemonCgroup, TuningSlots, type Datapath, type DaemonCgroup } from '../datapath/index.js';
 import { judgeDestination, localAddresses, plainIp } from '../service/policy.js';
 import { VifAttachment, vifPlacement } from './attachment.js';
 import { Logger } from './log.js';
 import {
   MAX_REQUEST_BYTES, OPS, PROTOCOL_VERSION,
-  type AttachmentInfo, type DetachMode, type ErrorCode, type FlowInfo, type Options, type Request, type StatusInfo,
+  type AttachmentInfo, type DatapathInfo, type DetachMode, type ErrorCode, type FlowInfo, type Options, type Request, type StatusInfo,
 } from './protocol.js';
 
 const run = promisify(execFile);
 export const VERSION = '0.1.0';
 /** A closed flow's tuple stays diverted this long, so the last ACKs of its close reach Dom0. */
 const FORGET_DELAY_MS = 10_000;
+/**
+ * What `engine = auto` means on this machine. Measured with lab/bench/engines.ts
+ * (see its header for the figures): set from the benchmark, not from taste.
+ */
+export const AUTO_ENGINE: RelayEngine = 'user';
 
 export class RequestError extends Error {
   constructor(readonly code: ErrorCode, message: string) { super(message); }
@@ -42,6 +50,9 @@ export interface DaemonOptions {
   /** overrides [daemon] state_dir */
   stateDir?: string;
   logger?: Logger;
+  /** Where the datapath attaches (datapath/daemon-cgroup.ts): 'own' (default),
+   * 'current', 'none' or a path below the cgroup v2 root. Default $XLNET_CGROUP or 'own'. */
+  cgroup?: string;
 }
 
 interface SavedAttachment { vif: string; profile: string; options: Options; domain?: string; required: boolean }
@@ -70,6 +81,11 @@ export class Daemon {
   private stopping = false;
   /** set once this instance owns the policy routes (a refused second instance must not remove the first's) */
   private routingInstalled = false;
+  /** the BPF datapath (tuning, counters, kernel relay); undefined when unavailable */
+  datapath?: Datapath;
+  private tuning?: TuningSlots;
+  private cgroup?: DaemonCgroup;
+  private datapathInfo: DatapathInfo = { state: 'off', kernelEngine: false, autoEngine: AUTO_ENGINE };
 
   constructor(private readonly opts: DaemonOptions) {
     this.config = loadXlnetConf(opts.configFile);
@@ -81,9 +97,16 @@ export class Daemon {
 
   async start(): Promise<void> {
     await this.checkNotRunning();
+    // Before any helper process is spawned: the cgroup must hold xlnetd alone.
+    await this.startDatapath();
     // Accepted sockets carry the SYN's fwmark, which names the attachment.
     writeFileSync('/proc/sys/net/ipv4/tcp_fwmark_accept', '1');
     this.listenPort = await this.listener.listen(this.config.daemon.listen_port);
+    if (this.datapath) {
+      // Guest legs: accepted sockets inherit this registration (slot 0: no
+      // tuning, the guest leg's options are set per profile after accept).
+      for (const fd of this.listener.fds) this.datapath.registerSocket(fd, { attachment: 0, profile: 0 });
+    }
     this.nft.onExit = (why) => { if (!this.stopping) this.log.error(`steering lost (${why}): guests' connections now go direct`); };
     this.nft.start();
     await this.nft.runAll(baseRules(this.listenPort));
@@ -92,9 +115,69 @@ export class Daemon {
     await this.routing('add');
     await this.listenControl();
     this.timers.push(setInterval(() => this.sampleRates(), 1000));
-    this.timers.push(setInterval(() => { this.refreshLocalAddresses().catch((e) => this.log.warn(`local addresses: ${e.message}`)); }, 5000));
+    this.timers.push(setInterval(() => {
+      this.refreshLocalAddresses().catch((e) => this.log.warn(`local addresses: ${e.message}`));
+      this.refreshScopes().catch((e) => this.log.warn(`route scope: ${e.message}`));
+    }, 5000));
     await this.restore();
     this.log.info(`xlnetd ${VERSION} ready: listener port ${this.listenPort}, control ${this.socketPath}, config ${this.config.source}`);
+  }
+
+  /**
+   * Loads the BPF datapath into xlnetd's own cgroup. Fails soft: without it
+   * xlnetd splits connections all the same, with no BPF tuning (initcwnd),
+   * no kernel counters and no kernel relay engine, and says so in `status`.
+   */
+  private async startDatapath(): Promise<void> {
+    const choice = this.opts.cgroup ?? process.env.XLNET_CGROUP ?? 'own';
+    if (choice === 'none') {
+      this.datapathInfo = { state: 'off', reason: 'cgroup = none', kernelEngine: false, autoEngine: AUTO_ENGINE };
+      return;
+    }
+    try {
+      this.cgroup = enterDaemonCgroup(choice);
+      // The previous instance's helpers (its `nft -i`) may still be leaving.
+      let dp: Datapath | undefined;
+      for (let i = 0; ; i++) {
+        try { dp = await loadDatapath({ cgroup: this.cgroup!.path }); break; } catch (e) {
+          if (i >= 20 || (e as { code?: string }).code !== 'E_CGROUP' || !/holds other processes/.test((e as Error).message)) throw e;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      this.datapath = dp;
+      this.tuning = new TuningSlots(dp);
+      this.datapathInfo = {
+        state: 'loaded', cgroup: this.cgroup!.path, kernelEngine: dp.relayAvailable,
+        kernelEngineReason: dp.relayError, autoEngine: this.autoEngine(),
+      };
+      this.log.info(`datapath loaded in cgroup ${this.cgroup!.path}${dp.relayAvailable ? '' : ` (kernel relay engine unavailable: ${dp.relayError})`}`);
+    } catch (e) {
+      this.cgroup?.leave();
+      this.cgroup = undefined;
+      const reason = (e as Error).message;
+      this.datapathInfo = { state: 'unavailable', reason, kernelEngine: false, autoEngine: AUTO_ENGINE };
+      this.log.warn(`datapath unavailable, running without BPF tuning, kernel counters and kernel relay: ${reason}`);
+    }
+  }
+
+  private autoEngine(): RelayEngine {
+    return AUTO_ENGINE === 'kernel' && this.datapath?.relayAvailable ? 'kernel' : 'user';
+  }
+
+  /** The engine a profile asks for, as this daemon can run it. */
+  private engineFor(p: Profile): RelayEngine {
+    if (p.engine === 'auto') return this.autoEngine();
+    if (p.engine === 'kernel' && !this.datapath?.relayAvailable) return 'user';
+    return p.engine;
+  }
+
+  /** A profile asking for engine=kernel on a daemon that cannot run it is refused. */
+  private checkEngine(p: Profile): void {
+    if (p.engine === 'kernel' && !this.datapath?.relayAvailable) {
+      const why = this.datapath ? this.datapath.relayError : this.datapathInfo.reason;
+      throw new RequestError('E_BAD_OPTION', `engine = kernel needs the BPF kernel relay, which is not available here (${why ?? 'unknown'}); ` +
+        'use engine = user or auto (xlnet status shows the datapath)');
+    }
   }
 
   /**
@@ -132,6 +215,18 @@ export class Daemon {
     if (fresh.length && this.nft.alive) await this.nft.runAll(localAddressRules(fresh));
   }
 
+  /** Follows Dom0's routes: what a bridged guest may be split towards (steering/routes.ts). */
+  private async refreshScopes(): Promise<void> {
+    for (const att of this.attachments.values()) {
+      if (att.placement.mode !== 'bridge' || att.state !== 'active' || !this.nft.alive) continue;
+      const sc = await routeScope(att.placement.bridge!);
+      if (JSON.stringify(sc) === JSON.stringify(att.scope)) continue;
+      att.scope = sc;
+      await this.nft.atomically(scopeRules(att.steering(this.config.daemon.max_flows)));
+      this.log.info(`${att.vif}: Dom0's routes changed; split towards ${[...sc.allow4, ...sc.allow6].join(' ') || 'nothing'}${sc.deny4.length + sc.deny6.length ? ` except ${[...sc.deny4, ...sc.deny6].join(' ')}` : ''}`);
+    }
+  }
+
   // ---- connections -------------------------------------------------------
 
   private onConnection(s: net.Socket): void {
@@ -158,11 +253,29 @@ export class Daemon {
     if (!verdict.split) return refuse(verdict.reason);
 
     const id = this.nextFlowId++;
+    const dp = this.datapath;
+    let slot: number | undefined;
+    if (dp && this.tuning) {
+      try {
+        dp.reassignSocket(fdOf(s), { attachment: att.id, profile: 0 });
+        const wan = legSettings(p, 'wan');
+        slot = this.tuning.acquire({
+          initcwnd: p.wan_initcwnd || 0, cc: availableCc(p.wan_cc), sndbuf: wan.sndbuf, rcvbuf: wan.rcvbuf,
+        });
+      } catch (e) {
+        this.log.warn(`${att.vif}: flow ${id} not tuned: ${(e as Error).message}`);
+      }
+    }
+    const engine = this.engineFor(p);
     const flow = new SplitConnection(id, att.vif, att.id, s, guest, dst, p, {
       rememberTuple: (g, wanLocal, d) => this.nft.run(rememberFlowRule(this.mode(att), wanLocal.ip, wanLocal.port, d.ip, d.port)),
-      closed: (f, reason) => this.flowClosed(f, reason),
+      closed: (f, reason) => {
+        if (slot !== undefined) this.tuning?.release(slot);
+        this.flowClosed(f, reason);
+      },
       log: (level, msg) => this.log.log(level, msg),
-    });
+      registerWan: dp && slot !== undefined ? (fd) => dp.registerSocket(fd, { attachment: att.id, profile: slot! }) : undefined,
+    }, engine === 'kernel' ? dp : undefined);
     this.flows.set(id, flow);
     att.flows++;
     att.flowsTotal++;
@@ -244,7 +357,9 @@ export class Daemon {
     const placement = vifPlacement(vif);
     if (!placement) throw new RequestError('E_NO_VIF', `no network interface ${vif} in Dom0`);
     const profile = this.profileFor(profileName, options);
+    this.checkEngine(profile);
     const att = new VifAttachment(this.allocateId(), vif, placement, profile, { ...options }, domain, required);
+    if (placement.mode === 'bridge') att.scope = await routeScope(placement.bridge!);
     this.byId.set(att.id, att);
     this.attachments.set(vif, att);
     try {
@@ -298,6 +413,7 @@ export class Daemon {
     if (!att) throw new RequestError('E_NOT_ATTACHED', `${vif} is not attached`);
     const merged = { ...att.options, ...(options ?? {}) };
     const profile = this.profileFor(profileName ?? att.profile.name, merged);
+    this.checkEngine(profile);
     att.profile = profile;
     att.options = merged;
     if (att.state === 'active') await this.nft.atomically(selectorRules(att.steering(this.config.daemon.max_flows)));
@@ -309,11 +425,20 @@ export class Daemon {
   info(att: VifAttachment): AttachmentInfo {
     let up = att.bytesUp, down = att.bytesDown;
     for (const f of this.flows.values()) if (f.attachmentId === att.id) { up += f.bytesUp; down += f.bytesDown; }
-    return {
+    const info: AttachmentInfo = {
       vif: att.vif, id: att.id, domain: att.domain, mode: att.placement.mode, bridge: att.placement.bridge,
       profile: att.profile.name, options: att.options, state: att.state, attachedAt: att.attachedAt.toISOString(),
       flows: att.flows, bytesUp: up, bytesDown: down, flowsTotal: att.flowsTotal, flowsRefused: att.flowsRefused,
     };
+    if (this.datapath) {
+      const legs = this.datapath.vifCounters().filter((v) => v.attachment === att.id);
+      const leg = (name: 'guest' | 'wan') => {
+        const v = legs.find((x) => x.leg === name);
+        return { bytesAcked: v?.bytesAcked ?? 0, bytesReceived: v?.bytesReceived ?? 0, flows: v?.flows ?? 0 };
+      };
+      info.kernelCounters = { guest: leg('guest'), wan: leg('wan') };
+    }
+    return info;
   }
 
   flowInfo(vif?: string): FlowInfo[] {
@@ -322,10 +447,21 @@ export class Daemon {
     for (const f of this.flows.values()) {
       if (vif && f.vif !== vif) continue;
       const ep = (e: Endpoint) => (net.isIPv6(e.ip) ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`);
+      const relayedUp = f.bytesUp, relayedDown = f.bytesDown;
+      let bytesUp = relayedUp, bytesDown = relayedDown, counters: FlowInfo['counters'] = 'relay';
+      const k = f.wanCookie !== undefined ? this.datapath?.flow(f.wanCookie) : undefined;
+      if (k) {
+        // The WAN leg's own TCP counters count sequence space: the SYN (active
+        // open) and a FIN each take one. Acked bytes beyond what was relayed are the FIN.
+        bytesUp = Math.max(0, Math.min(k.bytesAcked - 1, relayedUp));
+        bytesDown = Math.max(0, k.bytesReceived - (f.remoteEnded ? 1 : 0));
+        counters = 'kernel';
+      }
       out.push({
         id: f.id, vif: f.vif, guest: ep(f.guest), remote: ep(f.dst), wanLocal: ep(f.wanLocal), state: f.state,
-        ageMs: now - f.startedAt, bytesUp: f.bytesUp, bytesDown: f.bytesDown,
-        rateUpBps: Math.round(f.rateUp), rateDownBps: Math.round(f.rateDown), engine: 'user',
+        ageMs: now - f.startedAt, bytesUp, bytesDown,
+        rateUpBps: Math.round(f.rateUp), rateDownBps: Math.round(f.rateDown), engine: f.engine,
+        relayedUp, relayedDown, counters,
       });
     }
     return out;
@@ -344,6 +480,7 @@ export class Daemon {
       flows: this.flows.size, flowsTotal: this.totals.flows, bytesUp: up, bytesDown: down,
       memory: { rss: mem.rss, heapUsed: mem.heapUsed, bufferedBytes: buffered },
       profiles: [...this.config.profiles.keys()],
+      datapath: { ...this.datapathInfo, kernelFlows: [...this.flows.values()].filter((f) => f.engine === 'kernel').length },
     };
   }
 
@@ -509,8 +646,19 @@ export class Daemon {
     await this.nft.close();
     if (this.routingInstalled) await this.routing('del').catch(() => undefined);
     for (const f of [...this.flows.values()]) f.abort('xlnetd stopping');
+    this.datapath?.close();
+    this.datapath = undefined;
+    this.cgroup?.leave();
     this.log.info('xlnetd stopped');
   }
+}
+
+/** A congestion control the kernel has, or '' (kernel default): the user-space
+ * options already warned about a missing one. */
+function availableCc(cc: string): string {
+  try {
+    return readFileSync('/proc/sys/net/ipv4/tcp_available_congestion_control', 'utf8').trim().split(/\s+/).includes(cc) ? cc : '';
+  } catch { return ''; }
 }
 
 /** Linux interface names: 1-15 bytes, no '/', no whitespace, not '.' or '..'. */

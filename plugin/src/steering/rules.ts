@@ -15,6 +15,7 @@
 // (TPROXY); replies to Dom0's transparent sockets are marked for local delivery
 // through a policy route.
 import { isIPv6 } from 'node:net';
+import type { RouteScope } from './routes.js';
 
 export const TABLE = 'xlnet';
 /** fwmark of diverted packets: upper 16 bits 0x584e ("XN"), lower 16 bits the attachment id. */
@@ -41,6 +42,8 @@ export interface AttachmentSteering {
   /** seconds a remembered flow may stay idle before its set element expires */
   flowTimeoutSec: number;
   selector: SelectorSpec;
+  /** destinations Dom0 reaches through the guest's own bridge (steering/routes.ts) */
+  scope: RouteScope;
 }
 
 /** Addresses a guest must never reach through the service (plus Dom0's own, added at run time). */
@@ -128,6 +131,11 @@ export function attachmentRules(a: AttachmentSteering): string[] {
     `add set ${fam} ${t} ${xp} { type inet_service; flags interval; auto-merge; }`,
     `add set ${fam} ${t} ${x4} { type ipv4_addr; flags interval; auto-merge; }`,
     `add set ${fam} ${t} ${x6} { type ipv6_addr; flags interval; auto-merge; }`,
+    `add set ${fam} ${t} a4_${id} { type ipv4_addr; flags interval; auto-merge; }`,
+    `add set ${fam} ${t} a6_${id} { type ipv6_addr; flags interval; auto-merge; }`,
+    `add set ${fam} ${t} r4_${id} { type ipv4_addr; flags interval; auto-merge; }`,
+    `add set ${fam} ${t} r6_${id} { type ipv6_addr; flags interval; auto-merge; }`,
+    ...scopeElements(fam, id, a.scope),
   ];
   if (a.selector.excludePorts.length) out.push(`add element ${fam} ${t} ${xp} ${portSet(a.selector.excludePorts)}`);
   if (v4cidrs.length) out.push(`add element ${fam} ${t} ${x4} ${elements(v4cidrs)}`);
@@ -138,8 +146,8 @@ export function attachmentRules(a: AttachmentSteering): string[] {
     `add rule ${fam} ${t} ${chain} meta l4proto tcp ${tuple4} @${f4} update @${f4} { ${tuple4} } ${divert}`,
     `add rule ${fam} ${t} ${chain} meta l4proto tcp ${tuple6} @${f6} update @${f6} { ${tuple6} } ${divert}`,
     // A new connection that the selector lets through: remember it (fails when the set is full: then it stays direct).
-    `add rule ${fam} ${t} ${chain} meta l4proto tcp ${syn} ip daddr != @nosplit4 ip daddr != @${x4} tcp dport != @${xp} update @${f4} { ${tuple4} } ${divert}`,
-    `add rule ${fam} ${t} ${chain} meta l4proto tcp ${syn} ip6 daddr != @nosplit6 ip6 daddr != @${x6} tcp dport != @${xp} update @${f6} { ${tuple6} } ${divert}`,
+    `add rule ${fam} ${t} ${chain} meta l4proto tcp ${syn} ip daddr != @nosplit4 ip daddr @a4_${id} ip daddr != @r4_${id} ip daddr != @${x4} tcp dport != @${xp} update @${f4} { ${tuple4} } ${divert}`,
+    `add rule ${fam} ${t} ${chain} meta l4proto tcp ${syn} ip6 daddr != @nosplit6 ip6 daddr @a6_${id} ip6 daddr != @r6_${id} ip6 daddr != @${x6} tcp dport != @${xp} update @${f6} { ${tuple6} } ${divert}`,
   );
   if (a.mode === 'bridge') out.push(`add element bridge ${t} vifs { "${a.vif}" : jump ${chain} }`);
   else out.push(`add element inet ${t} rvifs { "${a.vif}" : jump ${chain} }`);
@@ -163,6 +171,22 @@ export function replyChainRules(attachments: AttachmentSteering[]): string[] {
     );
   }
   return out;
+}
+
+function scopeElements(fam: string, id: number, sc: RouteScope): string[] {
+  const out: string[] = [];
+  const add = (set: string, list: string[]) => { if (list.length) out.push(`add element ${fam} ${TABLE} ${set}_${id} ${elements(list)}`); };
+  add('a4', sc.allow4); add('a6', sc.allow6); add('r4', sc.deny4); add('r6', sc.deny6);
+  return out;
+}
+
+/** Replaces the route scope of an attachment after Dom0's routes changed (new connections only). */
+export function scopeRules(a: AttachmentSteering): string[] {
+  const fam = a.mode === 'bridge' ? 'bridge' : 'inet';
+  return [
+    ...['a4', 'a6', 'r4', 'r6'].map((s) => `flush set ${fam} ${TABLE} ${s}_${a.id}`),
+    ...scopeElements(fam, a.id, a.scope),
+  ];
 }
 
 /** Replaces the selector's exclusions of an attachment (new connections only). */
@@ -222,6 +246,6 @@ export function detachRules(a: AttachmentSteering): string[] {
   if (a.mode === 'bridge') out.push(`delete element bridge ${t} vifs { "${a.vif}" }`);
   else out.push(`delete element inet ${t} rvifs { "${a.vif}" }`);
   out.push(`delete chain ${fam} ${t} v${id}`);
-  for (const s of [`f4_${id}`, `f6_${id}`, `xp_${id}`, `x4_${id}`, `x6_${id}`]) out.push(`delete set ${fam} ${t} ${s}`);
+  for (const s of ['f4', 'f6', 'xp', 'x4', 'x6', 'a4', 'a6', 'r4', 'r6']) out.push(`delete set ${fam} ${t} ${s}_${id}`);
   return out;
 }
