@@ -6,7 +6,7 @@
 SHELL := /bin/bash
 LAB_TOOLS := $(wildcard lab/*/Makefile)
 
-.PHONY: all deps build build-ts build-datapath build-lab test demo check-env dist clean
+.PHONY: all deps build build-ts build-datapath build-lab test demo check-env dist lab-up lab-down clean
 
 all: build
 
@@ -33,6 +33,14 @@ test: deps check-env build
 
 demo: deps check-env build
 	@node --import tsx lab/demo.ts $(DEMO_ARGS)
+
+# The lab by hand: `make lab-up LAB_ARGS="--link geo --service"`, Ctrl-C removes it;
+# `make lab-down` removes a lab whose owner was killed.
+lab-up: deps check-env build
+	@node --import tsx lab/cli.ts up $(LAB_ARGS)
+
+lab-down:
+	@node --import tsx lab/cli.ts down $(LAB_ARGS)
 
 # The release artifact for a real Dom0: an npm package tarball (see README).
 dist: deps build

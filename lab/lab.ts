@@ -152,6 +152,7 @@ export class Lab {
   static async up(opts: LabOptions = {}): Promise<Lab> {
     const prefix = opts.prefix ?? 'xln';
     if (!/^[a-z][a-z0-9]{1,7}$/.test(prefix)) throw new Error(`bad lab prefix '${prefix}': 2-8 lowercase letters/digits`);
+    await acquirePrefix(prefix); // one lab per prefix at a time, across processes
     await Lab.down(prefix); // leftovers of a crashed run
     const lab = new Lab(prefix, opts);
     try {
@@ -511,6 +512,10 @@ export class Lab {
 
   /** Removes a lab by prefix, also one left by a crashed process. */
   static async down(prefix: string): Promise<void> {
+    const owner = ownerOf(prefix);
+    if (owner && owner !== process.pid && alive(owner)) {
+      throw new Error(`lab '${prefix}' is in use by process ${owner}; stop that first`);
+    }
     const dir = join(STATE_BASE, prefix);
     const pids = join(dir, 'pids');
     if (existsSync(pids)) {
@@ -523,6 +528,7 @@ export class Lab {
     const mine = stdout.split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(`${prefix}-`));
     for (const n of mine) await killNamespace(n);
     rmSync(dir, { recursive: true, force: true });
+    rmSync(ownerFile(prefix), { force: true });
   }
 }
 
@@ -530,6 +536,33 @@ export class Lab {
 async function prepareNamespace(ns: string): Promise<void> {
   await sh(`ip link set lo up
     sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0`, { ns });
+}
+
+function ownerFile(prefix: string): string {
+  return join(STATE_BASE, `${prefix}.owner`);
+}
+
+function ownerOf(prefix: string): number | undefined {
+  try { return Number(readFileSync(ownerFile(prefix), 'utf8')) || undefined; } catch { return undefined; }
+}
+
+/** Waits until no live process owns the prefix, then owns it (a dead owner's claim is taken over). */
+async function acquirePrefix(prefix: string, timeoutMs = 15 * 60_000): Promise<void> {
+  mkdirSync(STATE_BASE, { recursive: true });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      writeFileSync(ownerFile(prefix), String(process.pid), { flag: 'wx' });
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const owner = ownerOf(prefix);
+    if (owner === process.pid) return;
+    if (!owner || !alive(owner)) { rmSync(ownerFile(prefix), { force: true }); continue; }
+    if (Date.now() > deadline) throw new Error(`lab '${prefix}' stayed in use by process ${owner}`);
+    await sleep(500);
+  }
 }
 
 function alive(pid: number): boolean {
