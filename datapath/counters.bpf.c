@@ -50,6 +50,17 @@ static __always_inline void copy_counters(struct xlnet_flow *f, struct bpf_sock_
 	f->total_retrans = skops->total_retrans;
 }
 
+/* A guest leg is established under the listener's registration (attachment
+ * 0: the listener serves every vif); the daemon re-registers the accepted
+ * socket with its vif, and the flow record follows on the next packet. */
+static __always_inline void follow_registration(struct xlnet_flow *f, struct xlnet_sk *reg)
+{
+	if (reg && reg->attachment != f->attachment) {
+		f->attachment = reg->attachment;
+		f->profile = reg->profile;
+	}
+}
+
 static __always_inline void flow_open(struct bpf_sock_ops *skops, __u8 leg)
 {
 	struct xlnet_flow f = {};
@@ -105,6 +116,8 @@ static __always_inline void flow_close(struct bpf_sock_ops *skops)
 	f = bpf_map_lookup_elem(&xlnet_flows, &cookie);
 	if (!f || f->closed)
 		return;
+	if (skops->sk)
+		follow_registration(f, bpf_sk_storage_get(&xlnet_sk, skops->sk, 0, 0));
 	copy_counters(f, skops);
 	f->closed = 1;
 	key.attachment = f->attachment;
@@ -164,6 +177,7 @@ static __always_inline struct bpf_tcp_sock *refresh(struct __sk_buff *skb, struc
 	tp = bpf_tcp_sock(sk);
 	if (!tp)
 		return 0;
+	follow_registration(f, bpf_sk_storage_get(&xlnet_sk, sk, 0, 0));
 	XLNET_MAX(bytes_acked, tp->bytes_acked);
 	XLNET_MAX(bytes_received, tp->bytes_received);
 	XLNET_MAX(segs_out, tp->segs_out);

@@ -87,4 +87,29 @@ struct xlnet_vif_totals {
 	__u64 flows;
 };
 
+/* The kernel relay engine (relay.bpf.c). One entry per direction of a
+ * relayed connection, keyed by the cookie of the direction's SOURCE socket.
+ *
+ * xlnet_relay_ctl is written by the daemon only, xlnet_relay_stat by BPF only
+ * (after the daemon created it zeroed), so neither side's update can undo the
+ * other's. The kernel holds, for a direction,
+ *   redirected + forwarded - (target's bytes_acked now - base_acked)
+ * bytes: the redirect queue (which no socket accounting sees) plus the
+ * target's send queue. The verdict keeps that at or below `limit`; above it
+ * the data is passed to the daemon, where it stays in the source socket's
+ * receive queue, charged to it, so TCP's own window stops the sender. */
+struct xlnet_relay_ctl {
+	__u64 peer;       /* cookie of the target socket (its key in xlnet_relay_targets) */
+	__u64 limit;      /* bytes the kernel may hold for this direction */
+	__u64 base_acked; /* the target's bytes_acked (xlnet_flows) when the relay started */
+	__u64 forwarded;  /* passed bytes the daemon has written into the target */
+};
+
+struct xlnet_relay_stat {
+	__u64 redirected; /* bytes the verdict handed to the target */
+	__u64 passed;     /* bytes the verdict gave to the daemon instead */
+	__u32 passing;    /* 1: the direction runs through the daemon until it caught up */
+	__u32 no_target;  /* times the target or its flow record was missing */
+};
+
 #endif

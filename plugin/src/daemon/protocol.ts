@@ -70,6 +70,10 @@ export interface AttachmentInfo {
   bytesDown: number;
   flowsTotal: number;
   flowsRefused: number;
+  /** The kernel's TCP counters of this vif's sockets (closed and live), per
+   * leg, when the BPF datapath runs. Sequence space, like `ss -ti`: a flow's
+   * SYN (WAN leg) and each FIN count one byte. */
+  kernelCounters?: Record<'guest' | 'wan', { bytesAcked: number; bytesReceived: number; flows: number }>;
 }
 
 export interface FlowInfo {
@@ -85,6 +89,27 @@ export interface FlowInfo {
   rateUpBps: number; // over the last few seconds
   rateDownBps: number;
   engine: 'user' | 'kernel';
+  /** where bytesUp/bytesDown come from: 'kernel' = the WAN leg's TCP counters
+   * (bytesUp = acknowledged by the remote, bytesDown = received from it),
+   * 'relay' = the relay's own counts (no BPF datapath) */
+  counters?: 'kernel' | 'relay';
+  /** bytes the relay handed to the other leg (user-space copy + kernel splice) */
+  relayedUp?: number;
+  relayedDown?: number;
+}
+
+/** The BPF datapath as this xlnetd runs it. */
+export interface DatapathInfo {
+  /** loaded; unavailable (failed to load: see reason, xlnetd runs without it); off (cgroup = none) */
+  state: 'loaded' | 'unavailable' | 'off';
+  reason?: string;
+  cgroup?: string;
+  /** the kernel relay engine can be used */
+  kernelEngine: boolean;
+  kernelEngineReason?: string;
+  /** what engine = auto uses here */
+  autoEngine: 'user' | 'kernel';
+  kernelFlows?: number;
 }
 
 export interface StatusInfo {
@@ -101,4 +126,5 @@ export interface StatusInfo {
   bytesDown: number;
   memory: { rss: number; heapUsed: number; bufferedBytes: number };
   profiles: string[];
+  datapath?: DatapathInfo;
 }

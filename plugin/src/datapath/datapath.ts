@@ -21,6 +21,10 @@ const OBJECTS = [
   { file: 'counters.bpf.o', programs: ['xlnet_flow_events', 'xlnet_count_egress', 'xlnet_count_ingress'] },
 ] as const;
 
+/** The kernel relay engine: optional (a kernel without sockmap stream
+ * verdicts still gets tuning and counters). Its verdict attaches to a map. */
+const RELAY = { file: 'relay.bpf.o', program: 'xlnet_relay_verdict', attachMap: 'xlnet_relay_sources' } as const;
+
 /** Maps the loader touches, with their key and value sizes from layout.ts. */
 const MAPS = {
   xlnet_sk: [L.SIZES.fd, L.SIZES.sk],
@@ -29,6 +33,14 @@ const MAPS = {
   xlnet_vif_closed: [L.SIZES.vifKey, L.SIZES.vifTotals],
 } as const;
 type MapName = keyof typeof MAPS;
+
+const RELAY_MAPS = {
+  xlnet_relay_targets: [L.SIZES.cookie, L.SIZES.u32],
+  xlnet_relay_sources: [L.SIZES.cookie, L.SIZES.u32],
+  xlnet_relay_ctl: [L.SIZES.cookie, L.SIZES.relayCtl],
+  xlnet_relay_stat: [L.SIZES.cookie, L.SIZES.relayStat],
+} as const;
+type RelayMapName = keyof typeof RELAY_MAPS;
 
 export const MAX_PROFILES = 256; // XLNET_MAX_PROFILES in wan_tune.bpf.c
 const MAX_CWND = 65535; // segments; larger windows are a configuration mistake
@@ -39,6 +51,9 @@ export interface DatapathOptions {
   cgroup: string;
   /** Where the *.bpf.o files are; default datapath/build. */
   objectDir?: string;
+  /** Load the kernel relay engine (default true); its failure is not fatal:
+   * see Datapath.relayError. */
+  relay?: boolean;
 }
 
 /** A tuning profile; an omitted or 0 field keeps the kernel default. */
@@ -74,6 +89,7 @@ interface Loaded {
   objects: bpf.BpfObject[];
   links: bpf.BpfLink[];
   maps: Record<MapName, number>;
+  relay?: { maps: Record<RelayMapName, number>; progFd: number };
 }
 
 function available(): string[] {
@@ -93,7 +109,7 @@ function checkCount(what: string, v: number | undefined, max: number): number {
 export class Datapath {
   private loaded: Loaded | undefined;
 
-  private constructor(loaded: Loaded, readonly cgroup: string) {
+  private constructor(loaded: Loaded, readonly cgroup: string, readonly relayError: string | undefined) {
     this.loaded = loaded;
   }
 
@@ -156,7 +172,16 @@ export class Datapath {
     } finally {
       if (cgroupFd >= 0) closeSync(cgroupFd);
     }
-    return new Datapath(loaded, opts.cgroup);
+    let relayError: string | undefined;
+    if (opts.relay === false) relayError = 'not requested';
+    else {
+      try {
+        loadRelay(dir, loaded);
+      } catch (e) {
+        relayError = (e as Error).message;
+      }
+    }
+    return new Datapath(loaded, opts.cgroup, relayError);
   }
 
   private get l(): Loaded {
@@ -280,6 +305,78 @@ export class Datapath {
     for (const f of this.flowCounters()) if (f.attachment === attachment && f.closed) this.forgetFlow(f.cookie);
   }
 
+  // ---- kernel relay engine (relay.bpf.c) --------------------------------
+
+  /** True when relay.bpf.o loaded and its verdict is attached. */
+  get relayAvailable(): boolean {
+    return !!this.loaded?.relay;
+  }
+
+  private get r(): Record<RelayMapName, number> {
+    const relay = this.l.relay;
+    if (!relay) throw new DatapathError('E_CLOSED', `the kernel relay engine is not loaded: ${this.relayError ?? 'unknown reason'}`);
+    return relay.maps;
+  }
+
+  /** Puts a socket into a relay map: `targets` makes it a redirect target,
+   * `sources` starts the verdict on what it receives. Throws the kernel's
+   * SysError (EOPNOTSUPP: the socket is not established, e.g. got a FIN). */
+  relayInsert(which: 'targets' | 'sources', cookie: bigint, fd: number): void {
+    bpf.mapUpdate(this.r[`xlnet_relay_${which}`], L.cookieKey(cookie), L.u32Key(fd));
+  }
+
+  /** Takes a socket out of a relay map (true when it was in). */
+  relayRemove(which: 'targets' | 'sources', cookie: bigint): boolean {
+    return bpf.mapDelete(this.r[`xlnet_relay_${which}`], L.cookieKey(cookie));
+  }
+
+  /** Sets a direction's control block (keyed by its source socket); the first
+   * call also creates its zeroed statistics. */
+  relaySetCtl(source: bigint, ctl: L.RelayCtl): void {
+    const key = L.cookieKey(source);
+    if (!bpf.mapLookup(this.r.xlnet_relay_stat, key, L.SIZES.relayStat)) {
+      bpf.mapUpdate(this.r.xlnet_relay_stat, key, Buffer.alloc(L.SIZES.relayStat));
+    }
+    bpf.mapUpdate(this.r.xlnet_relay_ctl, key, L.encodeRelayCtl(ctl));
+  }
+
+  relayStat(source: bigint): L.RelayStat | undefined {
+    const b = bpf.mapLookup(this.r.xlnet_relay_stat, L.cookieKey(source), L.SIZES.relayStat);
+    return b && L.decodeRelayStat(b);
+  }
+
+  /** Drops a direction's control block and statistics. */
+  relayForget(source: bigint): void {
+    bpf.mapDelete(this.r.xlnet_relay_ctl, L.cookieKey(source));
+    bpf.mapDelete(this.r.xlnet_relay_stat, L.cookieKey(source));
+  }
+
+  /** Entries in the relay maps (for tests and leak checks). */
+  relayCounts(): Record<'targets' | 'sources' | 'ctl' | 'stat', number> {
+    const r = this.r;
+    return {
+      targets: bpf.mapKeys(r.xlnet_relay_targets, L.SIZES.cookie).length,
+      sources: bpf.mapKeys(r.xlnet_relay_sources, L.SIZES.cookie).length,
+      ctl: bpf.mapKeys(r.xlnet_relay_ctl, L.SIZES.cookie).length,
+      stat: bpf.mapKeys(r.xlnet_relay_stat, L.SIZES.cookie).length,
+    };
+  }
+
+  /** Re-registers a socket (an accepted guest leg: the listener's registration
+   * names no vif) keeping what BPF learned about it (cookie, refusals). */
+  reassignSocket(fd: number, reg: Registration): void {
+    checkProfile(reg.profile, 'E_REGISTER');
+    const key = L.fdKey(fd);
+    try {
+      const b = bpf.mapLookup(this.l.maps.xlnet_sk, key, L.SIZES.sk) ?? Buffer.alloc(L.SIZES.sk);
+      b.writeUInt32LE(reg.attachment, 0);
+      b.writeUInt32LE(reg.profile, 4);
+      bpf.mapUpdate(this.l.maps.xlnet_sk, key, b);
+    } catch (e) {
+      throw new DatapathError('E_REGISTER', `cannot register fd ${fd}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
   get closed(): boolean {
     return this.loaded === undefined;
   }
@@ -290,6 +387,49 @@ export class Datapath {
     const l = this.loaded;
     this.loaded = undefined;
     unload(l);
+  }
+}
+
+/** Loads relay.bpf.o next to the loaded objects (sharing xlnet_flows) and
+ * attaches its verdict to xlnet_relay_sources. Throws a DatapathError;
+ * leaves nothing behind on failure. */
+function loadRelay(dir: string, loaded: Loaded): void {
+  const path = join(dir, RELAY.file);
+  if (!existsSync(path)) throw new DatapathError('E_NO_OBJECT', `BPF object ${path} is missing: build it with \`make -C datapath\``);
+  let obj: bpf.BpfObject;
+  try {
+    obj = bpf.objectOpen(path);
+  } catch (e) {
+    throw new DatapathError('E_LOAD', `cannot open BPF object ${path}: ${(e as Error).message}`, { cause: e });
+  }
+  try {
+    for (const name of Object.keys(MAPS) as MapName[]) {
+      const m = tryFindMap(obj, name);
+      if (m) bpf.reuseMapFd(m, loaded.maps[name]);
+    }
+    try {
+      bpf.objectLoad(obj);
+    } catch (e) {
+      throw new DatapathError('E_LOAD', `the kernel refused ${path} (sockmap stream verdicts): ${(e as Error).message}`, { cause: e });
+    }
+    const maps = {} as Record<RelayMapName, number>;
+    for (const name of Object.keys(RELAY_MAPS) as RelayMapName[]) {
+      const m = tryFindMap(obj, name);
+      if (!m) throw new DatapathError('E_LAYOUT', `${path} declares no map ${name}`);
+      checkLayout(path, m, RELAY_MAPS[name]);
+      maps[name] = bpf.mapFd(m);
+    }
+    const progFd = bpf.programFd(bpf.findProgram(obj, RELAY.program));
+    try {
+      bpf.progAttach(progFd, maps[RELAY.attachMap], bpf.BPF_SK_SKB_STREAM_VERDICT);
+    } catch (e) {
+      throw new DatapathError('E_ATTACH', `cannot attach ${RELAY.program} to ${RELAY.attachMap}: ${(e as Error).message}`, { cause: e });
+    }
+    loaded.objects.push(obj);
+    loaded.relay = { maps, progFd };
+  } catch (e) {
+    bpf.objectClose(obj);
+    throw e;
   }
 }
 
@@ -312,6 +452,10 @@ function checkLayout(path: string, m: bpf.BpfMap, [key, value]: readonly [number
 }
 
 function unload(l: Loaded): void {
+  if (l.relay) {
+    try { bpf.progDetach(l.relay.progFd, l.relay.maps[RELAY.attachMap], bpf.BPF_SK_SKB_STREAM_VERDICT); } catch { /* freed with the map below */ }
+    l.relay = undefined;
+  }
   for (const link of l.links.splice(0)) {
     try { bpf.linkDestroy(link); } catch { /* the object close below still drops the fds */ }
   }

@@ -18,6 +18,8 @@ export const SIZES = {
   vifTotals: 40, // struct xlnet_vif_totals
   fd: 4, // int: socket storage maps are keyed by the socket's fd from user space
   u32: 4,
+  relayCtl: 32, // struct xlnet_relay_ctl
+  relayStat: 24, // struct xlnet_relay_stat
 } as const;
 
 /** XLNET_TUNE_* bits: settings the kernel refused for a socket. */
@@ -178,5 +180,43 @@ export function decodeVifTotals(b: Buffer): Counters & { flows: number } {
     segsOut: Number(b.readBigUInt64LE(16)),
     segsIn: Number(b.readBigUInt64LE(24)),
     flows: Number(b.readBigUInt64LE(32)),
+  };
+}
+
+/** struct xlnet_relay_ctl: one direction of a kernel-relayed connection, written by the daemon. */
+export interface RelayCtl {
+  /** Cookie of the target socket. */
+  peer: bigint;
+  /** Bytes the kernel may hold for this direction (redirect queue + target's send queue). */
+  limit: number;
+  /** The target's bytes_acked (flow record) when the relay started. */
+  baseAcked: number;
+  /** Passed bytes the daemon has written into the target. */
+  forwarded: number;
+}
+
+/** struct xlnet_relay_stat, written by the verdict. */
+export interface RelayStat {
+  redirected: number;
+  passed: number;
+  passing: boolean;
+  noTarget: number;
+}
+
+export function encodeRelayCtl(c: RelayCtl): Buffer {
+  const b = Buffer.alloc(SIZES.relayCtl);
+  b.writeBigUInt64LE(c.peer, 0);
+  b.writeBigUInt64LE(BigInt(c.limit), 8);
+  b.writeBigUInt64LE(BigInt(c.baseAcked), 16);
+  b.writeBigUInt64LE(BigInt(c.forwarded), 24);
+  return b;
+}
+
+export function decodeRelayStat(b: Buffer): RelayStat {
+  return {
+    redirected: Number(b.readBigUInt64LE(0)),
+    passed: Number(b.readBigUInt64LE(8)),
+    passing: b.readUInt32LE(16) !== 0,
+    noTarget: b.readUInt32LE(20),
   };
 }

@@ -39,7 +39,7 @@ const lib = define({
 });
 
 /** <linux/bpf.h> enum bpf_attach_type values the datapath uses. */
-export const BPF_CGROUP_INET_INGRESS = 0, BPF_CGROUP_INET_EGRESS = 1, BPF_CGROUP_SOCK_OPS = 3;
+export const BPF_CGROUP_INET_INGRESS = 0, BPF_CGROUP_INET_EGRESS = 1, BPF_CGROUP_SOCK_OPS = 3, BPF_SK_SKB_STREAM_VERDICT = 5;
 /** bpf_map_update_elem flags (<linux/bpf.h>). */
 export const BPF_ANY = 0, BPF_NOEXIST = 1, BPF_EXIST = 2;
 /** Flag for bpf_prog_attach: other programs may stay attached next to ours. */

@@ -20,9 +20,18 @@ const lib = define({
   close: { library: 'libc', retType: I32, paramsType: [I32], errno: true },
   getsockname: { library: 'libc', retType: I32, paramsType: [I32, BUF, BUF], errno: true },
   ioctl: { library: 'libc', retType: I32, paramsType: [I32, DataType.U64, BUF], errno: true },
+  dup: { library: 'libc', retType: I32, paramsType: [I32], errno: true },
+  fcntl: { library: 'libc', retType: I32, paramsType: [I32, I32, I32], errno: true },
+  recv: { library: 'libc', retType: DataType.I64, paramsType: [I32, BUF, DataType.U64, I32], errno: true },
+  shutdown: { library: 'libc', retType: I32, paramsType: [I32, I32], errno: true },
 });
 
 const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([k, v]) => [v, k]));
+
+/** The errno's name (ECONNRESET), or E<number> for one Node does not know. */
+export function errnoName(errno: number): string {
+  return ERRNO_NAMES.get(errno) ?? `E${errno}`;
+}
 
 export class SysError extends Error {
   readonly code: string;
@@ -41,6 +50,10 @@ export const SO_REUSEADDR = 2, SO_SNDBUF = 7, SO_RCVBUF = 8, SO_KEEPALIVE = 9, S
 export const IP_TRANSPARENT = 19, IPV6_TRANSPARENT = 75, IPV6_V6ONLY = 26;
 export const TCP_NODELAY = 1, TCP_KEEPIDLE = 4, TCP_KEEPINTVL = 5, TCP_KEEPCNT = 6, TCP_INFO = 11;
 export const TCP_CONGESTION = 13, TCP_USER_TIMEOUT = 18, TCP_NOTSENT_LOWAT = 25;
+export const SO_LINGER = 13, SO_COOKIE = 57;
+export const SHUT_RD = 0, SHUT_WR = 1, SHUT_RDWR = 2;
+export const MSG_PEEK = 0x2, MSG_DONTWAIT = 0x40;
+const F_DUPFD_CLOEXEC = 1030; // <linux/fcntl.h>: F_LINUX_SPECIFIC_BASE + 6
 const SIOCINQ = 0x541b, SIOCOUTQ = 0x5411;
 const EINPROGRESS = constants.errno.EINPROGRESS;
 
@@ -190,4 +203,37 @@ export function outq(fd: number): number {
   const out = Buffer.alloc(4);
   check('ioctl', lib.ioctl([fd, SIOCOUTQ, out]) as Res, 'SIOCOUTQ');
   return out.readInt32LE(0);
+}
+
+/** A second, close-on-exec fd for the same open socket: the caller owns it
+ * (Node closes the fd it wraps by itself; a dup keeps the socket alive). */
+export function dup(fd: number): number {
+  return check('fcntl', lib.fcntl([fd, F_DUPFD_CLOEXEC, 0]) as Res, 'F_DUPFD_CLOEXEC');
+}
+
+/** recv(2) into buf: bytes read, 0 at end of stream, -1 when nothing is
+ * ready (EAGAIN); other errors throw. */
+export function recv(fd: number, buf: Buffer, flags: number): number {
+  const r = lib.recv([fd, buf, buf.length, flags]) as Res;
+  if (r.value < 0 && r.errnoCode === constants.errno.EAGAIN) return -1;
+  return check('recv', r);
+}
+
+export function shutdown(fd: number, how: number): void {
+  check('shutdown', lib.shutdown([fd, how]) as Res);
+}
+
+/** The kernel's socket cookie (SO_COOKIE): unique while the machine runs. */
+export function socketCookie(fd: number): bigint {
+  const out = Buffer.alloc(8);
+  const len = int32(8);
+  check('getsockopt', lib.getsockopt([fd, SOL_SOCKET, SO_COOKIE, out, len]) as Res, 'SO_COOKIE');
+  return out.readBigUInt64LE(0);
+}
+
+/** SO_LINGER {on, 0 s}: the socket's last close sends a reset instead of a FIN. */
+export function setResetOnClose(fd: number): void {
+  const b = Buffer.alloc(8); // struct linger { int l_onoff; int l_linger; }
+  b.writeInt32LE(1, 0);
+  check('setsockopt', lib.setsockopt([fd, SOL_SOCKET, SO_LINGER, b, 8]) as Res, 'SO_LINGER');
 }

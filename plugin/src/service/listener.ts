@@ -30,6 +30,8 @@ function transparentListenFd(family: 4 | 6, port: number): number {
 export class TransparentListener {
   private servers: net.Server[] = [];
   port = 0;
+  /** the listening sockets' fds (IPv4, IPv6), e.g. to register them with the datapath */
+  fds: number[] = [];
 
   constructor(private readonly onConnection: (s: net.Socket) => void) {}
 
@@ -43,6 +45,7 @@ export class TransparentListener {
         const p = libc.localPort(fd4);
         const fd6 = transparentListenFd(6, p);
         this.port = p;
+        this.fds = [fd4, fd6];
         for (const fd of [fd4, fd6]) {
           const srv = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, this.onConnection);
           await new Promise<void>((resolve, reject) => {

@@ -9,9 +9,14 @@
 // on the other leg only after every byte before it was written), resets are
 // carried both ways, and a destination that refuses or never answers ends the
 // guest's connection with a reset.
+//
+// With the kernel engine (kernel-relay.ts) the bytes move in the kernel once
+// the WAN leg is connected; a connection the kernel cannot take (a leg that
+// already got its FIN) is relayed here in user space instead.
 import net from 'node:net';
 import * as libc from '../ffi/libc.js';
 import { applyLeg, legSettings } from './tcp-options.js';
+import { KernelRelay, type RelayMaps } from './kernel-relay.js';
 import type { Profile } from '../config/index.js';
 
 export type FlowState = 'connecting' | 'open' | 'half-closed' | 'closing';
@@ -23,7 +28,12 @@ export interface SplitHooks {
   rememberTuple(guest: Endpoint, wanLocal: Endpoint, dst: Endpoint): Promise<void>;
   closed(flow: SplitConnection, reason: string): void;
   log(level: 'debug' | 'info' | 'warn', msg: string): void;
+  /** Registers the WAN-leg socket with the datapath (tuning, counters) before
+   * connect(); absent when BPF is not available. */
+  registerWan?(fd: number): void;
 }
+
+export type RelayEngine = 'user' | 'kernel';
 
 /** User-space bytes a direction may hold above the kernel buffers before the sender is paused. */
 export const RELAY_HIGH_WATER = 256 * 1024;
@@ -36,13 +46,22 @@ function fdOf(s: net.Socket): number {
   return h.fd;
 }
 
+const TCP_SYN_SENT = 2, TCP_CLOSE = 7; // include/net/tcp_states.h
+
 export class SplitConnection {
   readonly startedAt = Date.now();
   state: FlowState = 'connecting';
-  bytesUp = 0;
-  bytesDown = 0;
+  /** bytes relayed in user space (the user engine, or before/after the kernel's part) */
+  private relayed = { up: 0, down: 0 };
   wanLocal: Endpoint;
   wan?: net.Socket;
+  /** the WAN leg's socket cookie (datapath flow key), once it has one */
+  wanCookie?: bigint;
+  /** the engine that relays this connection; 'kernel' only once the splice is in place */
+  engine: RelayEngine = 'user';
+  private kernel?: KernelRelay;
+  /** the remote's FIN reached xlnetd (user engine) or was forwarded to the guest (kernel) */
+  get remoteEnded(): boolean { return this.ended.down; }
   private ended = { up: false, down: false };
   private done = false;
   private guestGone = false;
@@ -63,9 +82,16 @@ export class SplitConnection {
     readonly dst: Endpoint,
     readonly profile: Profile,
     private readonly hooks: SplitHooks,
+    /** the kernel relay maps, when this connection should use the kernel engine */
+    private readonly kernelMaps?: RelayMaps,
   ) {
     this.wanLocal = { ...guest };
   }
+
+  /** guest -> remote bytes delivered into the WAN leg */
+  get bytesUp(): number { return this.relayed.up + (this.kernel?.bytes().up ?? 0); }
+  /** remote -> guest bytes delivered into the guest leg */
+  get bytesDown(): number { return this.relayed.down + (this.kernel?.bytes().down ?? 0); }
 
   /** Applies the guest leg's settings, opens the WAN leg and starts relaying. */
   async start(): Promise<void> {
@@ -98,16 +124,69 @@ export class SplitConnection {
         throw e2;
       }
     }
+    if (this.kernelMaps && await this.startKernel(fd, this.kernelMaps)) return;
+    if (this.done) { libc.close(fd); return; }
     const wan = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
     this.wan = wan;
     wan.on('error', (e: NodeJS.ErrnoException) => this.onLegError('wan', e));
-    this.connectTimer = setTimeout(() => this.checkConnected(), p.connect_timeout * 1000);
+    if (this.state === 'connecting') this.connectTimer = setTimeout(() => this.checkConnected(), p.connect_timeout * 1000);
     this.relay(g, wan, 'up');
     this.relay(wan, g, 'down');
     g.on('close', () => this.onClose());
     wan.on('close', () => this.onClose());
     if (p.idle_timeout > 0) this.armIdle();
     g.resume();
+  }
+
+  /**
+   * Waits for the WAN leg to connect, then splices the legs in the kernel.
+   * True when the connection is taken care of (spliced, or ended: refused,
+   * timed out, guest gone); false to relay it in user space.
+   */
+  private async startKernel(fd: number, maps: RelayMaps): Promise<boolean> {
+    const deadline = Date.now() + this.profile.connect_timeout * 1000;
+    for (let delay = 1; ; delay = Math.min(delay * 2, 20)) {
+      if (this.done) { libc.close(fd); return true; }
+      let st = TCP_CLOSE;
+      try { st = libc.tcpInfo(fd).state; } catch { /* reported as closed */ }
+      if (st === TCP_CLOSE) {
+        let err = 0;
+        try { err = libc.getInt(fd, libc.SOL_SOCKET, libc.SO_ERROR); } catch { /* closed */ }
+        libc.close(fd);
+        this.onLegError('wan', Object.assign(new Error('connect failed'), { code: err ? libc.errnoName(err) : 'ECONNREFUSED' }));
+        return true;
+      }
+      if (st !== TCP_SYN_SENT) break;
+      if (Date.now() > deadline) {
+        libc.close(fd);
+        this.abort(`no answer from ${this.dst.ip}:${this.dst.port} within ${this.profile.connect_timeout}s`);
+        return true;
+      }
+      await new Promise((r) => setTimeout(r, delay));
+    }
+    this.markOpen();
+    const relay = KernelRelay.start(maps, this.guestSock, fd, this.profile.buffer, {
+      ended: (dir) => {
+        this.ended[dir] = true;
+        if (this.state === 'open') this.state = 'half-closed';
+      },
+      failed: (leg, code) => this.onLegError(leg, Object.assign(new Error(code), { code })),
+      done: () => undefined, // the Node sockets close next: onClose finishes the flow
+    });
+    if (typeof relay === 'string') {
+      this.hooks.log('debug', `flow ${this.id}: user-space relay (kernel engine: ${relay})`);
+      return false;
+    }
+    this.kernel = relay;
+    this.engine = 'kernel';
+    const wan = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
+    this.wan = wan;
+    wan.on('error', (e: NodeJS.ErrnoException) => this.onLegError('wan', e));
+    this.guestSock.on('close', () => this.onClose());
+    wan.on('close', () => this.onClose());
+    if (this.profile.idle_timeout > 0) this.armIdle();
+    relay.run(wan);
+    return true;
   }
 
   /** Creates the WAN-leg socket with the profile's settings, bound to the guest's address. */
@@ -118,6 +197,14 @@ export class SplitConnection {
       libc.setInt(fd, libc.SOL_SOCKET, libc.SO_REUSEADDR, 1, 'SO_REUSEADDR');
       for (const w of applyLeg(fd, legSettings(this.profile, 'wan'))) this.hooks.log('warn', `flow ${this.id}: WAN leg: ${w}`);
       libc.bind(fd, this.guest.ip, port);
+      if (this.hooks.registerWan) {
+        try {
+          this.hooks.registerWan(fd);
+          this.wanCookie = libc.socketCookie(fd);
+        } catch (e) {
+          this.hooks.log('warn', `flow ${this.id}: WAN leg not tuned: ${(e as Error).message}`);
+        }
+      }
       return fd;
     } catch (e) {
       libc.close(fd);
@@ -129,7 +216,7 @@ export class SplitConnection {
   private relay(src: net.Socket, dst: net.Socket, dir: 'up' | 'down'): void {
     src.on('data', (chunk: Buffer) => {
       this.lastActivity = Date.now();
-      if (dir === 'up') this.bytesUp += chunk.length; else this.bytesDown += chunk.length;
+      this.relayed[dir] += chunk.length;
       if (dst.destroyed) return;
       const ok = dst.write(chunk, (err) => {
         if (!err && this.state === 'connecting' && dst === this.wan) this.markOpen();
@@ -176,6 +263,7 @@ export class SplitConnection {
     const code = e.code ?? 'EIO';
     this.hooks.log('debug', `flow ${this.id}: ${leg} leg ${code}`);
     // A reset (or refusal, or timeout) on one leg becomes a reset on the other.
+    this.kernel?.finish(RESET_CODES.has(code));
     const other = leg === 'guest' ? this.wan : this.guestSock;
     if (other && !other.destroyed) {
       if (RESET_CODES.has(code)) other.resetAndDestroy(); else other.destroy();
@@ -189,6 +277,7 @@ export class SplitConnection {
   abort(reason: string): void {
     if (this.done) return;
     this.hooks.log('debug', `flow ${this.id}: reset (${reason})`);
+    this.kernel?.finish(true);
     if (!this.guestSock.destroyed) this.guestSock.resetAndDestroy();
     if (this.wan && !this.wan.destroyed) this.wan.resetAndDestroy();
     this.finish(reason);
@@ -202,6 +291,12 @@ export class SplitConnection {
   guestVanished(lingerMs = 60_000): void {
     if (this.done || this.guestGone) return;
     this.guestGone = true;
+    if (this.kernel) {
+      // The kernel forwards what the guest leg still holds; the FIN follows it.
+      this.kernel.endUp();
+      setTimeout(() => { if (!this.done) this.abort('guest gone, linger over'); }, lingerMs).unref();
+      return;
+    }
     const g = this.guestSock;
     const poll = setInterval(() => {
       let queued = 0;
@@ -216,7 +311,10 @@ export class SplitConnection {
   }
 
   private onClose(): void {
-    if (this.guestSock.destroyed && (!this.wan || this.wan.destroyed)) this.finish('closed');
+    if (this.guestSock.destroyed && (!this.wan || this.wan.destroyed)) {
+      this.kernel?.finish(false);
+      this.finish('closed');
+    }
     else this.state = 'closing';
   }
 
@@ -235,11 +333,14 @@ export class SplitConnection {
   sampleRates(now: number): void {
     const dt = (now - this.sample.t) / 1000;
     if (dt <= 0) return;
-    const up = ((this.bytesUp - this.sample.up) * 8) / dt;
-    const down = ((this.bytesDown - this.sample.down) * 8) / dt;
+    const bytesUp = this.bytesUp, bytesDown = this.bytesDown;
+    // The kernel engine moves bytes without xlnetd seeing them: count that as activity.
+    if (bytesUp !== this.sample.up || bytesDown !== this.sample.down) this.lastActivity = now;
+    const up = ((bytesUp - this.sample.up) * 8) / dt;
+    const down = ((bytesDown - this.sample.down) * 8) / dt;
     // smoothed over a few seconds
     this.rateUp = this.rateUp * 0.5 + up * 0.5;
     this.rateDown = this.rateDown * 0.5 + down * 0.5;
-    this.sample = { t: now, up: this.bytesUp, down: this.bytesDown };
+    this.sample = { t: now, up: bytesUp, down: bytesDown };
   }
 }

@@ -18,15 +18,24 @@ export function buildObjects(): void {
   execFileSync('make', ['-s', '-C', join(REPO, 'datapath')], { stdio: 'inherit' });
 }
 
-/** Names of the loaded BPF programs (bpftool truncates them to 15 chars). */
+/** xlnet objects other processes had loaded before this test file started
+ * (any running xlnetd loads its own): ignored by loadedPrograms/loadedMaps. */
+const before = { progs: new Set<number>(), maps: new Set<number>() };
+
+function xlnetObjects(kind: 'prog' | 'map'): { id: number; name: string }[] {
+  const list = JSON.parse(sh('bpftool', ['-j', kind, 'show'])) as { id: number; name?: string }[];
+  return list.filter((o) => (o.name ?? '').startsWith('xlnet_')).map((o) => ({ id: o.id, name: o.name! }));
+}
+for (const p of xlnetObjects('prog')) before.progs.add(p.id);
+for (const m of xlnetObjects('map')) before.maps.add(m.id);
+
+/** Names of the BPF programs this test process loaded (bpftool truncates them to 15 chars). */
 export function loadedPrograms(): string[] {
-  const list = JSON.parse(sh('bpftool', ['-j', 'prog', 'show'])) as { name?: string }[];
-  return list.map((p) => p.name ?? '').filter((n) => n.startsWith('xlnet_'));
+  return xlnetObjects('prog').filter((p) => !before.progs.has(p.id)).map((p) => p.name);
 }
 
 export function loadedMaps(): string[] {
-  const list = JSON.parse(sh('bpftool', ['-j', 'map', 'show'])) as { name?: string }[];
-  return list.map((m) => m.name ?? '').filter((n) => n.startsWith('xlnet_'));
+  return xlnetObjects('map').filter((m) => !before.maps.has(m.id)).map((m) => m.name);
 }
 
 /** A cgroup for one test file, removed (with its processes gone) by remove(). */

@@ -12,8 +12,8 @@ import {
 } from '../../src/datapath/index.js';
 import { TestCgroup, buildObjects, loadedMaps, loadedPrograms, sh } from './lab.js';
 
-const PROGRAMS = ['xlnet_wan_tune', 'xlnet_flow_event', 'xlnet_count_egr', 'xlnet_count_ing'];
-const MAPS = ['xlnet_sk', 'xlnet_profiles', 'xlnet_flows', 'xlnet_vif_close'];
+const PROGRAMS = ['xlnet_wan_tune', 'xlnet_flow_event', 'xlnet_count_egr', 'xlnet_count_ing', 'xlnet_relay_ver'];
+const MAPS = ['xlnet_sk', 'xlnet_profiles', 'xlnet_flows', 'xlnet_vif_close', 'xlnet_relay_tar', 'xlnet_relay_sou', 'xlnet_relay_ctl', 'xlnet_relay_sta'];
 
 function isDatapathError(code: string, re: RegExp) {
   return (e: unknown) => e instanceof DatapathError && e.code === code && re.test(e.message);
@@ -22,7 +22,7 @@ function isDatapathError(code: string, re: RegExp) {
 test.before(() => buildObjects());
 
 test('the objects load and attach to the cgroup; close() leaves nothing in the kernel', async () => {
-  assert.equal(loadedPrograms(), [], 'precondition: no xlnet program loaded');
+  assert.equal(loadedPrograms(), [], 'precondition: this process loaded no xlnet program');
   const cg = new TestCgroup();
   try {
     const dp = await loadDatapath({ cgroup: cg.path });
@@ -34,6 +34,7 @@ test('the objects load and attach to the cgroup; close() leaves nothing in the k
       for (const m of MAPS) assert.ok(maps.some((n) => m.startsWith(n) || n.startsWith(m)), `${m} created: ${maps}`);
       assert.is(maps.filter((n) => n === 'xlnet_sk').length, 1, 'shared maps exist once');
       assert.is(maps.filter((n) => n === 'xlnet_flows').length, 1, 'shared maps exist once');
+      assert.ok(dp.relayAvailable, `kernel relay engine loaded: ${dp.relayError}`);
       const attached = sh('bpftool', ['cgroup', 'show', cg.path]);
       for (const t of ['sock_ops', 'cgroup_inet_egress', 'cgroup_inet_ingress']) assert.match(attached, t);
     } finally {
