@@ -1,0 +1,67 @@
+// The lab every scenario starts from: remote server, xlnetd with the chosen
+// default profile, and guests that are the paths (direct guests come up with
+// Xen's plain vif-bridge, local acknowledgement guests with vif-localack, the
+// hotplug path a host uses).
+import { Lab } from '../lab.js';
+import { call } from '../../plugin/src/daemon/client.js';
+import type { AttachmentInfo, StatusInfo } from '../../plugin/src/daemon/protocol.js';
+import { PROFILE_PRESETS, presetSettings, renderXlnetConf } from '../../plugin/src/config/index.js';
+import type { Probe } from './measure.js';
+
+export const SATELLITE = PROFILE_PRESETS.find((p) => p.name === 'satellite')!;
+
+/** xlnet.conf with the satellite preset available and `profile` as [defaults]. */
+export function benchConf(profile: string): string {
+  return renderXlnetConf({
+    defaults: { profile },
+    profiles: new Map([['satellite', presetSettings(SATELLITE)]]),
+  }, { comments: false });
+}
+
+export interface BenchLab {
+  lab: Lab;
+  socket: string;
+  daemonPid: number;
+  conf: string;
+  /** connections xlnetd has split so far (all vifs) */
+  flowsTotal(): Promise<number>;
+  /** a probe of flows split, to prove which path a sample took */
+  splitProbe(): Probe;
+  attachments(): Promise<AttachmentInfo[]>;
+}
+
+/** Labs that are up, for the signal handler: a killed benchmark must not leave namespaces behind. */
+export const activeLabs = new Set<Lab>();
+
+export async function benchLab(prefix: string, link: string, profile: string): Promise<BenchLab> {
+  const lab = await Lab.up({ prefix, link });
+  activeLabs.add(lab);
+  const down = lab.down.bind(lab);
+  lab.down = async () => { activeLabs.delete(lab); await down(); };
+  try {
+    await lab.startRemoteServer();
+    const conf = benchConf(profile);
+    const d = await lab.startDaemon(conf);
+    const flowsTotal = async () => (await call<StatusInfo>({ op: 'status' }, { socket: d.socket })).flowsTotal;
+    return {
+      lab, socket: d.socket, daemonPid: d.pid, conf, flowsTotal,
+      splitProbe: () => ({ name: 'split', read: flowsTotal }),
+      attachments: () => call<AttachmentInfo[]>({ op: 'list' }, { socket: d.socket }),
+    };
+  } catch (e) {
+    await lab.down().catch(() => undefined);
+    throw e;
+  }
+}
+
+/** Adds guests and checks that exactly the local-acknowledgement ones were attached by their hotplug. */
+export async function addGuests(b: BenchLab, guests: Array<{ domid: number; profile: 'legacy' | 'modern'; localack: boolean }>): Promise<void> {
+  for (const g of guests) await b.lab.addGuest({ domid: g.domid, profile: g.profile, script: g.localack ? 'vif-localack' : 'vif-bridge' });
+  const attached = new Set((await b.attachments()).map((a) => a.vif));
+  for (const g of guests) {
+    const vif = `vif${g.domid}.0`;
+    if (attached.has(vif) !== g.localack) {
+      throw new Error(`${vif} is ${attached.has(vif) ? '' : 'not '}attached after its hotplug; expected ${g.localack ? 'attached (vif-localack)' : 'direct (vif-bridge)'}`);
+    }
+  }
+}
