@@ -81,7 +81,7 @@ export async function sideBySide(
       out.push(s);
       const fct = s.transfers.length === 1 ? `fct ${(s.transfers[0]!.fct_ms / 1000).toFixed(2)} s` : `wall ${(s.wallMs / 1000).toFixed(2)} s`;
       log(`    run ${i + 1}/${runs} ${p.name.padEnd(8)} ${s.ok ? 'ok' : `FAILED (${errors[0]})`} ${fct}` +
-        `${s.aggregateGoodputMbps !== null && (opts.count ?? 1) > 1 ? `, ${s.aggregateGoodputMbps.toFixed(0)} Mbit/s` : ''}, load ${load1.toFixed(2)}`);
+        `${s.aggregateGoodputMbps && (opts.count ?? 1) > 1 ? `, ${s.aggregateGoodputMbps.toFixed(0)} Mbit/s` : ''}, load ${load1.toFixed(2)}`);
     }
   }
   return out;
@@ -109,7 +109,7 @@ export function rssBytes(pid: number): number {
   return Number(m?.[1] ?? 0) * 1024;
 }
 
-export interface SkMem { local: string; peer: string; rmem: number; wmem: number; backlog: number; total: number }
+export interface SkMem { local: string; peer: string; rmem: number; wmem: number; backlog: number; total: number; bytesAcked: number }
 
 /**
  * Kernel memory of the TCP sockets in a namespace that carry traffic to or
@@ -117,7 +117,7 @@ export interface SkMem { local: string; peer: string; rmem: number; wmem: number
  * (the larger of allocated and queued) + backlog, from `ss -m`.
  */
 export async function socketMemory(ns: string, port: number): Promise<SkMem[]> {
-  const r = await run(['ss', '-Htmn', 'state', 'established', `( dport = :${port} or sport = :${port} )`], { ns });
+  const r = await run(['ss', '-Htmin', 'state', 'established', `( dport = :${port} or sport = :${port} )`], { ns });
   const out: SkMem[] = [];
   const lines = r.stdout.split('\n');
   for (let i = 0; i < lines.length; i++) {
@@ -126,7 +126,8 @@ export async function socketMemory(ns: string, port: number): Promise<SkMem[]> {
     // ss puts the addresses on the line before skmem (or on the same line)
     const addrLine = /\d+\s+\d+\s+(\S+)\s+(\S+)/.exec(lines[i]!) ?? /\d+\s+\d+\s+(\S+)\s+(\S+)/.exec(lines[i - 1] ?? '');
     const rmem = Number(m[1]), wmem = Math.max(Number(m[2]), Number(m[3])), backlog = Number(m[4]);
-    out.push({ local: addrLine?.[1] ?? '?', peer: addrLine?.[2] ?? '?', rmem, wmem, backlog, total: rmem + wmem + backlog });
+    const acked = /bytes_acked:(\d+)/.exec(lines[i]!);
+    out.push({ local: addrLine?.[1] ?? '?', peer: addrLine?.[2] ?? '?', rmem, wmem, backlog, total: rmem + wmem + backlog, bytesAcked: Number(acked?.[1] ?? 0) });
   }
   return out;
 }

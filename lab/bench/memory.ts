@@ -7,7 +7,7 @@ import { loadavg } from 'node:os';
 import { call } from '../../plugin/src/daemon/client.js';
 import type { StatusInfo } from '../../plugin/src/daemon/protocol.js';
 import { sleep } from '../exec.js';
-import { XFER_PORT, NET, type XferReport } from '../lab.js';
+import { XFER_PORT, NET } from '../lab.js';
 import { table } from '../scenario.js';
 import { mib, rssBytes, socketMemory, stats, type Stats } from './measure.js';
 import { finishScenario, newScenario, type ScenarioOut } from './report.js';
@@ -24,7 +24,7 @@ export interface MemoryOptions {
   save: (s: ScenarioOut) => void;
 }
 
-interface MemSample { t: number; wanLeg: number; guestLeg: number; kernel: number; sockets: number; rss: number; buffered: number; load1: number }
+interface MemSample { t: number; wanAcked: number; wanLeg: number; guestLeg: number; kernel: number; sockets: number; rss: number; buffered: number; load1: number }
 
 export async function memoryScenario(o: MemoryOptions): Promise<ScenarioOut> {
   const out = newScenario('memory', 'geo-small', { guests: o.guests, connsPerGuest: o.connsPerGuest, seconds: o.seconds, profiles: o.profiles, satelliteSettings: SATELLITE.settings });
@@ -47,7 +47,7 @@ export async function memoryScenario(o: MemoryOptions): Promise<ScenarioOut> {
         const wan = mem.filter((m) => m.peer.startsWith(`${NET.remote4}:`) || m.peer.includes(NET.remote6));
         const guest = mem.filter((m) => !wan.includes(m));
         const sum = (xs: typeof mem) => xs.reduce((a, m) => a + m.total, 0);
-        return { t: Math.round((Date.now() - t0) / 1000), wanLeg: sum(wan), guestLeg: sum(guest), kernel: sum(mem), sockets: mem.length,
+        return { t: Math.round((Date.now() - t0) / 1000), wanAcked: wan.reduce((a, m) => a + m.bytesAcked, 0), wanLeg: sum(wan), guestLeg: sum(guest), kernel: sum(mem), sockets: mem.length,
           rss: rssBytes(b.daemonPid), buffered: st.memory.bufferedBytes, load1: loadavg()[0]! };
       };
       const push = async (domids: number[], seconds: number) => {
@@ -55,9 +55,10 @@ export async function memoryScenario(o: MemoryOptions): Promise<ScenarioOut> {
         const running = domids.map((d) => b.lab.transfer(d, { dir: 'up', size: '100g', count: o.connsPerGuest, parallel: o.connsPerGuest, timeoutSec: seconds }));
         const samples: MemSample[] = [];
         while (Date.now() - t0 < seconds * 1000 - 2500) { await sleep(5000); samples.push(await sample(t0)); }
-        const reps: XferReport[] = await Promise.all(running);
-        const delivered = reps.flatMap((r) => r.transfers).reduce((a, t) => a + (t.bytes_received ?? 0), 0);
-        return { samples, delivered, seconds: (Date.now() - t0) / 1000 };
+        await Promise.all(running);
+        // what the remote acknowledged on the WAN legs by the last sample (a timed-out upload reports no count of its own)
+        const last = samples[samples.length - 1];
+        return { samples, delivered: last?.wanAcked ?? 0, seconds: last?.t ?? 1 };
       };
       if (withDirect) {
         const r = await push(direct.map((g) => g.domid), o.directSeconds);
@@ -85,6 +86,8 @@ export async function memoryScenario(o: MemoryOptions): Promise<ScenarioOut> {
       await b.lab.down();
     }
   }
+  const loads = out.cases.flatMap((c) => ((c.params.series as MemSample[] | undefined) ?? []).map((s) => s.load1));
+  if (loads.length) out.notes.push(`load average (1 min) during the samples: ${Math.min(...loads).toFixed(2)}-${Math.max(...loads).toFixed(2)}`);
   out.tables.push(`Dom0 memory, MiB, median (min-max) over samples every 5 s after the first 15 s; geo-small, ${conns} uploading connections\n` +
     table(['profile', 'conns', 'idle RSS', 'xlnetd RSS', 'kernel WAN leg', 'kernel guest leg', 'total', 'per conn', 'Mbit/s delivered'], rows));
   out.notes.push('kernel = ss -m skmem of Dom0\'s sockets to/from the transfer port: r + max(t, w) + bl; per conn = (RSS - idle RSS + kernel) / connections');
