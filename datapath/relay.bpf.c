@@ -18,8 +18,10 @@
  *    the daemon sees the end of stream and forwards the FIN itself once
  *    everything redirected before it left the redirect queue.
  *  - a redirect that fails (target gone) would drop: such data is passed.
- * Attached (BPF_SK_SKB_STREAM_VERDICT, no parser) to xlnet_relay_sources: the
- * daemon pauses a direction by deleting its source socket from that map.
+ * Attached (BPF_SK_SKB_STREAM_VERDICT, no parser) to xlnet_relay_sources.
+ * No socket leaves that map while data may still arrive: with the verdict
+ * detached mid-read the kernel drops the rest of that read; flow control is
+ * the pass described above, never a removal.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -57,6 +59,74 @@ struct {
 	__type(key, __u64);
 	__type(value, struct xlnet_relay_stat);
 } xlnet_relay_stat SEC(".maps");
+
+/* Attachments (keyed by the mark their guests' connections carry, the
+ * steering's MARK_BASE | attachment id) whose connections use this engine. */
+#define XLNET_MAX_VIFS 65536
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XLNET_MAX_VIFS);
+	__type(key, __u32);
+	__type(value, __u32); /* unused: presence is the flag */
+} xlnet_relay_vifs SEC(".maps");
+
+/* A socket goes into the maps at establishment, while it surely is open both
+ * ways: a peer that sends its last bytes and FIN at once (a client's request,
+ * a server's banner) would otherwise be gone from ESTABLISHED by the time
+ * xlnetd gets to it, and sockmap takes established sockets only. Until xlnetd
+ * adopts it (sets its control block), its data is passed (no peer, limit 0)
+ * and waits on the socket, charged to it. */
+static __always_inline void splice_early(struct bpf_sock_ops *skops)
+{
+	struct xlnet_relay_stat zero = {};
+	struct xlnet_relay_ctl ctl = {};
+	__u64 cookie = bpf_get_socket_cookie(skops);
+
+	/* The daemon takes "has statistics" as "spliced": all or nothing. */
+	if (bpf_map_update_elem(&xlnet_relay_stat, &cookie, &zero, BPF_NOEXIST))
+		return;
+	if (bpf_map_update_elem(&xlnet_relay_ctl, &cookie, &ctl, BPF_NOEXIST))
+		goto undo_stat;
+	if (bpf_sock_hash_update(skops, &xlnet_relay_targets, &cookie, BPF_NOEXIST))
+		goto undo_ctl;
+	if (bpf_sock_hash_update(skops, &xlnet_relay_sources, &cookie, BPF_NOEXIST))
+		goto undo_target;
+	return;
+undo_target:
+	bpf_map_delete_elem(&xlnet_relay_targets, &cookie);
+undo_ctl:
+	bpf_map_delete_elem(&xlnet_relay_ctl, &cookie);
+undo_stat:
+	bpf_map_delete_elem(&xlnet_relay_stat, &cookie);
+}
+
+SEC("sockops")
+int xlnet_relay_splice(struct bpf_sock_ops *skops)
+{
+	struct xlnet_sk *reg;
+	struct bpf_sock *sk;
+	__u32 mark;
+
+	if (skops->op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB && skops->op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
+		return 1;
+	sk = skops->sk;
+	if (!sk)
+		return 1;
+	reg = bpf_sk_storage_get(&xlnet_sk, sk, 0, 0);
+	if (!reg)
+		return 1;
+	if (skops->op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB) {
+		if (reg->flags & XLNET_SK_RELAY)
+			splice_early(skops);
+		return 1;
+	}
+	/* Guest leg: the registration is the listener's (every vif); the mark
+	 * of the guest's SYN (tcp_fwmark_accept) names the attachment. */
+	mark = sk->mark;
+	if (bpf_map_lookup_elem(&xlnet_relay_vifs, &mark))
+		splice_early(skops);
+	return 1;
+}
 
 /* The verdict of one socket runs serialized (under that socket's lock), so
  * its stat entry needs no atomics; the daemon only reads it. */

@@ -27,8 +27,12 @@ struct xlnet_sk {
 	__u32 profile;    /* index into xlnet_profiles */
 	__u64 cookie;     /* set by BPF at establishment: maps the daemon's fd to its flow */
 	__u32 tune_failed; /* XLNET_TUNE_* bits of settings the kernel refused */
-	__u32 pad;
+	__u32 flags;       /* XLNET_SK_* set by the daemon */
 };
+
+/* The socket is a WAN leg of a kernel-relayed connection: relay.bpf.c puts it
+ * into the relay maps at establishment, before any data can arrive. */
+#define XLNET_SK_RELAY (1U << 0)
 
 /* Tuning profile, filled by the daemon. A zero field means "kernel default". */
 struct xlnet_tuning {

@@ -18,7 +18,7 @@ import {
 } from '../steering/rules.js';
 import { routeScope } from '../steering/routes.js';
 import { TransparentListener } from '../service/listener.js';
-import { SplitConnection, type Endpoint, type RelayEngine } from '../service/split-connection.js';
+import { SplitConnection, forgetSplice, type Endpoint, type RelayEngine } from '../service/split-connection.js';
 import { legSettings } from '../service/tcp-options.js';
 import { loadDatapath, enterDaemonCgroup, TuningSlots, type Datapath, type DaemonCgroup } from '../datapath/index.js';
 import { judgeDestination, localAddresses, plainIp } from '../service/policy.js';
@@ -171,6 +171,14 @@ export class Daemon {
     return p.engine;
   }
 
+  /** Tells the datapath whether this vif's guest connections are spliced at establishment. */
+  private syncRelayVif(att: VifAttachment, on = this.engineFor(att.profile) === 'kernel'): void {
+    if (!this.datapath?.relayAvailable) return;
+    try { this.datapath.relayVif(MARK_BASE | att.id, on); } catch (e) {
+      this.log.warn(`${att.vif}: kernel relay ${on ? 'not enabled' : 'not disabled'}: ${(e as Error).message}`);
+    }
+  }
+
   /** A profile asking for engine=kernel on a daemon that cannot run it is refused. */
   private checkEngine(p: Profile): void {
     if (p.engine === 'kernel' && !this.datapath?.relayAvailable) {
@@ -244,6 +252,8 @@ export class Daemon {
     }
     const refuse = (why: string) => {
       att.flowsRefused++;
+      // The datapath may have spliced it at establishment (engine = kernel).
+      if (this.datapath?.relayAvailable) { try { forgetSplice(this.datapath, libc.socketCookie(fdOf(s))); } catch { /* closed */ } }
       this.log.info(`${att.vif}: not splitting ${guest.ip}:${guest.port} -> ${dst.ip}:${dst.port}: ${why}`);
       s.resetAndDestroy();
     };
@@ -274,7 +284,7 @@ export class Daemon {
         this.flowClosed(f, reason);
       },
       log: (level, msg) => this.log.log(level, msg),
-      registerWan: dp && slot !== undefined ? (fd) => dp.registerSocket(fd, { attachment: att.id, profile: slot! }) : undefined,
+      registerWan: dp && slot !== undefined ? (fd, relay) => dp.registerSocket(fd, { attachment: att.id, profile: slot!, relay }) : undefined,
     }, engine === 'kernel' ? dp : undefined);
     this.flows.set(id, flow);
     att.flows++;
@@ -369,6 +379,7 @@ export class Daemon {
       this.attachments.delete(vif);
       throw new RequestError('E_STEERING', `cannot install the rules for ${vif}: ${(e as Error).message}`);
     }
+    this.syncRelayVif(att);
     this.save();
     this.log.info(`attached ${vif} (${placement.mode}${placement.bridge ? ` on ${placement.bridge}` : ''}) profile ${profile.name}${domain ? ` domain ${domain}` : ''}`);
     return this.info(att);
@@ -403,6 +414,7 @@ export class Daemon {
     if (this.byId.get(att.id) !== att) return;
     this.attachments.delete(att.vif);
     this.byId.delete(att.id);
+    this.syncRelayVif(att, false);
     this.save();
     if (this.nft.alive) await this.nft.atomically([...this.replyRules(), ...detachRules(att.steering(this.config.daemon.max_flows))]);
     this.log.info(`detached ${att.vif}`);
@@ -417,6 +429,7 @@ export class Daemon {
     att.profile = profile;
     att.options = merged;
     if (att.state === 'active') await this.nft.atomically(selectorRules(att.steering(this.config.daemon.max_flows)));
+    this.syncRelayVif(att);
     this.save();
     this.log.info(`${vif}: profile ${profile.name}${Object.keys(merged).length ? ` with ${JSON.stringify(merged)}` : ''} (new connections)`);
     return this.info(att);

@@ -23,7 +23,11 @@ const OBJECTS = [
 
 /** The kernel relay engine: optional (a kernel without sockmap stream
  * verdicts still gets tuning and counters). Its verdict attaches to a map. */
-const RELAY = { file: 'relay.bpf.o', program: 'xlnet_relay_verdict', attachMap: 'xlnet_relay_sources' } as const;
+const RELAY = {
+  file: 'relay.bpf.o', program: 'xlnet_relay_verdict', attachMap: 'xlnet_relay_sources',
+  /** puts relayed sockets into the maps at establishment (cgroup sockops) */
+  sockops: 'xlnet_relay_splice',
+} as const;
 
 /** Maps the loader touches, with their key and value sizes from layout.ts. */
 const MAPS = {
@@ -39,6 +43,7 @@ const RELAY_MAPS = {
   xlnet_relay_sources: [L.SIZES.cookie, L.SIZES.u32],
   xlnet_relay_ctl: [L.SIZES.cookie, L.SIZES.relayCtl],
   xlnet_relay_stat: [L.SIZES.cookie, L.SIZES.relayStat],
+  xlnet_relay_vifs: [L.SIZES.u32, L.SIZES.u32],
 } as const;
 type RelayMapName = keyof typeof RELAY_MAPS;
 
@@ -75,6 +80,8 @@ export interface Registration {
   attachment: number;
   /** Tuning profile index, 0..MAX_PROFILES-1 (see setTuning). */
   profile: number;
+  /** A WAN leg for the kernel relay engine: spliced into the relay maps at establishment. */
+  relay?: boolean;
 }
 
 export interface VifCounters extends L.Counters {
@@ -176,7 +183,7 @@ export class Datapath {
     if (opts.relay === false) relayError = 'not requested';
     else {
       try {
-        loadRelay(dir, loaded);
+        loadRelay(dir, loaded, opts.cgroup);
       } catch (e) {
         relayError = (e as Error).message;
       }
@@ -226,7 +233,7 @@ export class Datapath {
       throw new DatapathError('E_REGISTER', `attachment id ${reg.attachment} is not a 32-bit unsigned integer`);
     }
     try {
-      bpf.mapUpdate(this.l.maps.xlnet_sk, L.fdKey(fd), L.encodeSk(reg.attachment, reg.profile));
+      bpf.mapUpdate(this.l.maps.xlnet_sk, L.fdKey(fd), L.encodeSk(reg.attachment, reg.profile, reg.relay ? L.SK_RELAY : 0));
     } catch (e) {
       const hint = e instanceof SysError && e.code === 'EBADF' ? ' (not an open socket fd)' : '';
       throw new DatapathError('E_REGISTER', `cannot register fd ${fd}: ${(e as Error).message}${hint}`, { cause: e });
@@ -320,9 +327,10 @@ export class Datapath {
 
   /** Puts a socket into a relay map: `targets` makes it a redirect target,
    * `sources` starts the verdict on what it receives. Throws the kernel's
-   * SysError (EOPNOTSUPP: the socket is not established, e.g. got a FIN). */
+   * SysError: EOPNOTSUPP (the socket is not established, e.g. got a FIN),
+   * EEXIST (already there: never replaced, a replacement restarts the verdict). */
   relayInsert(which: 'targets' | 'sources', cookie: bigint, fd: number): void {
-    bpf.mapUpdate(this.r[`xlnet_relay_${which}`], L.cookieKey(cookie), L.u32Key(fd));
+    bpf.mapUpdate(this.r[`xlnet_relay_${which}`], L.cookieKey(cookie), L.u32Key(fd), bpf.BPF_NOEXIST);
   }
 
   /** Takes a socket out of a relay map (true when it was in). */
@@ -343,6 +351,12 @@ export class Datapath {
   relayStat(source: bigint): L.RelayStat | undefined {
     const b = bpf.mapLookup(this.r.xlnet_relay_stat, L.cookieKey(source), L.SIZES.relayStat);
     return b && L.decodeRelayStat(b);
+  }
+
+  /** Whether connections whose SYN carried `mark` (an attachment's) are spliced at establishment. */
+  relayVif(mark: number, on: boolean): void {
+    if (on) bpf.mapUpdate(this.r.xlnet_relay_vifs, L.u32Key(mark >>> 0), L.u32Key(1));
+    else bpf.mapDelete(this.r.xlnet_relay_vifs, L.u32Key(mark >>> 0));
   }
 
   /** Drops a direction's control block and statistics. */
@@ -393,7 +407,7 @@ export class Datapath {
 /** Loads relay.bpf.o next to the loaded objects (sharing xlnet_flows) and
  * attaches its verdict to xlnet_relay_sources. Throws a DatapathError;
  * leaves nothing behind on failure. */
-function loadRelay(dir: string, loaded: Loaded): void {
+function loadRelay(dir: string, loaded: Loaded, cgroup: string): void {
   const path = join(dir, RELAY.file);
   if (!existsSync(path)) throw new DatapathError('E_NO_OBJECT', `BPF object ${path} is missing: build it with \`make -C datapath\``);
   let obj: bpf.BpfObject;
@@ -420,11 +434,22 @@ function loadRelay(dir: string, loaded: Loaded): void {
       maps[name] = bpf.mapFd(m);
     }
     const progFd = bpf.programFd(bpf.findProgram(obj, RELAY.program));
+    let link: bpf.BpfLink | undefined;
+    const cgroupFd = openSync(cgroup, 'r');
+    try {
+      link = bpf.attachCgroup(bpf.findProgram(obj, RELAY.sockops), cgroupFd);
+    } catch (e) {
+      throw new DatapathError('E_ATTACH', `cannot attach ${RELAY.sockops} to cgroup ${cgroup}: ${(e as Error).message}`, { cause: e });
+    } finally {
+      closeSync(cgroupFd);
+    }
     try {
       bpf.progAttach(progFd, maps[RELAY.attachMap], bpf.BPF_SK_SKB_STREAM_VERDICT);
     } catch (e) {
+      bpf.linkDestroy(link);
       throw new DatapathError('E_ATTACH', `cannot attach ${RELAY.program} to ${RELAY.attachMap}: ${(e as Error).message}`, { cause: e });
     }
+    loaded.links.push(link);
     loaded.objects.push(obj);
     loaded.relay = { maps, progFd };
   } catch (e) {

@@ -96,10 +96,14 @@ export function cookieKey(cookie: bigint): Buffer {
   return b;
 }
 
-export function encodeSk(attachment: number, profile: number): Buffer {
+/** XLNET_SK_RELAY: a WAN leg of a kernel-relayed connection. */
+export const SK_RELAY = 1;
+
+export function encodeSk(attachment: number, profile: number, flags = 0): Buffer {
   const b = Buffer.alloc(SIZES.sk);
   b.writeUInt32LE(attachment, 0);
   b.writeUInt32LE(profile, 4);
+  b.writeUInt32LE(flags, 20);
   return b; // cookie and tune_failed are written by BPF
 }
 

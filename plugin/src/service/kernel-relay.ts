@@ -19,8 +19,10 @@
 //  - no socket leaves the verdict map while data may arrive (removing one
 //    while its verdict runs can drop data): only at the end or on a reset.
 //
-// A socket that cannot be inserted (it already got a FIN: EOPNOTSUPP) makes
-// start() fail; the caller relays that connection in user space instead.
+// The guest leg is spliced at accept (spliceGuest), the WAN leg once it is
+// connected (spliceWan). A socket that cannot be inserted (it already got a
+// FIN: EOPNOTSUPP) makes that step fail; the caller relays the connection in
+// user space instead.
 import net from 'node:net';
 import * as libc from '../ffi/libc.js';
 
@@ -90,66 +92,103 @@ function nodeFd(s: net.Socket): number {
 }
 
 export class KernelRelay {
-  private readonly legs: Record<LegName, Leg>;
-  private readonly dirs: Record<DirName, Direction>;
+  private legs: Record<LegName, Leg>;
+  private dirs: Record<DirName, Direction>;
   private healthTimer?: NodeJS.Timeout;
   private finished = false;
+  /** both legs spliced and relaying (not a guest-only splice left behind by a fallback) */
+  private running = false;
   /** the byte counts at finish, when the kernel's statistics are gone */
   private final?: { up: number; down: number };
 
-  private constructor(private readonly maps: RelayMaps, guest: Leg, wan: Leg, limit: number, private readonly ev: KernelRelayEvents) {
-    this.legs = { guest, wan };
+  private constructor(private readonly maps: RelayMaps, guest: Leg, private readonly limit: number, private readonly ev: KernelRelayEvents) {
+    // The WAN leg is filled in by spliceWan(); until then the guest's data is
+    // passed (no target: peer 0 has no flow record) and waits on the guest leg.
+    const none: Leg = { name: 'wan', fd: -1, cookie: 0n, baseInfo: 0 };
+    this.legs = { guest, wan: none };
     const mk = (name: DirName, src: Leg, dst: Leg): Direction => ({
       name, src, dst, pending: [], pendingBytes: 0, writing: 0, eof: false, finSent: false,
-      ctl: { peer: dst.cookie, limit, baseAcked: maps.flow(dst.cookie)!.bytesAcked, forwarded: 0 },
+      ctl: { peer: dst.cookie, limit, baseAcked: 0, forwarded: 0 },
     });
-    this.dirs = { up: mk('up', guest, wan), down: mk('down', wan, guest) };
+    this.dirs = { up: mk('up', guest, none), down: mk('down', none, guest) };
   }
 
   /**
-   * Splices an accepted guest socket (paused, never read) and a connected
-   * WAN-leg fd (not yet wrapped by Node: nothing read from it). Returns the
-   * engine, or the reason it cannot take this connection (nothing is left in
-   * the maps then, and both sockets are as they were).
+   * First half, at accept: puts the accepted guest socket (paused, never read)
+   * into the relay maps while it is surely still open both ways, so that a
+   * guest that sends its request and FIN at once can still be spliced. Until
+   * the WAN leg is spliced too, everything the guest sends is passed and waits
+   * on the guest leg. Returns the reason when the socket cannot be taken
+   * (nothing is left in the maps then).
    */
-  static start(maps: RelayMaps, guestSock: net.Socket, wanFd: number, limit: number, ev: KernelRelayEvents): KernelRelay | string {
-    const fds: number[] = [];
-    const inserted: Array<['targets' | 'sources', bigint]> = [];
-    let relay: KernelRelay | undefined;
+  static spliceGuest(maps: RelayMaps, guestSock: net.Socket, limit: number, ev: KernelRelayEvents): KernelRelay | string {
+    let fd = -1;
+    let cookie = 0n;
+    const inserted: Array<'targets' | 'sources'> = [];
     try {
-      const leg = (name: LegName, fd: number): Leg => {
-        const own = libc.dup(fd);
-        fds.push(own);
-        const cookie = libc.socketCookie(own);
-        if (!maps.flow(cookie)) throw new Error(`the ${name} leg has no flow record (not registered with the datapath)`);
-        return { name, fd: own, cookie, baseInfo: libc.tcpInfo(own).bytes_acked };
-      };
-      const guest = leg('guest', nodeFd(guestSock));
-      guest.sock = guestSock;
-      const wan = leg('wan', wanFd);
-      relay = new KernelRelay(maps, guest, wan, limit, ev);
-      for (const d of Object.values(relay.dirs)) maps.relaySetCtl(d.src.cookie, d.ctl);
-      for (const which of ['targets', 'sources'] as const) {
-        for (const l of [guest, wan]) {
-          maps.relayInsert(which, l.cookie, l.fd);
-          inserted.push([which, l.cookie]);
-        }
-      }
-      // Data that arrived before the verdict was attached waits for a read to
-      // be looked at: a peek makes the kernel run the verdict over it.
-      for (const l of [guest, wan]) libc.recv(l.fd, Buffer.alloc(1), libc.MSG_PEEK | libc.MSG_DONTWAIT);
+      fd = libc.dup(nodeFd(guestSock));
+      cookie = libc.socketCookie(fd);
+      if (!maps.flow(cookie)) throw new Error('the guest leg has no flow record (the listener is not registered with the datapath)');
+      const guest: Leg = { name: 'guest', sock: guestSock, fd, cookie, baseInfo: libc.tcpInfo(fd).bytes_acked };
+      const relay = new KernelRelay(maps, guest, limit, ev);
+      // Spliced at establishment (xlnet_relay_splice) when it has statistics:
+      // a socket that got its FIN since cannot be inserted again.
+      const early = maps.relayStat(cookie) !== undefined;
+      maps.relaySetCtl(cookie, relay.dirs.up.ctl);
+      if (!early) for (const which of ['targets', 'sources'] as const) if (insertOnce(maps, which, cookie, fd)) inserted.push(which);
+      // Data that arrived before the verdict was attached is looked at only
+      // when someone reads: a peek makes the kernel run the verdict over it.
+      libc.recv(fd, Buffer.alloc(1), libc.MSG_PEEK | libc.MSG_DONTWAIT);
       return relay;
     } catch (e) {
-      for (const [which, cookie] of inserted.reverse()) { try { maps.relayRemove(which, cookie); } catch { /* gone */ } }
-      if (relay) for (const d of Object.values(relay.dirs)) { try { maps.relayForget(d.src.cookie); } catch { /* gone */ } }
-      for (const fd of fds) libc.close(fd);
-      const code = (e as libc.SysError).code;
-      return code === 'EOPNOTSUPP' ? 'a leg is no longer open both ways (it got a FIN before the splice)' : (e as Error).message;
+      for (const which of inserted.reverse()) { try { maps.relayRemove(which, cookie); } catch { /* gone */ } }
+      if (cookie) { try { maps.relayForget(cookie); } catch { /* gone */ } }
+      if (fd >= 0) libc.close(fd);
+      return `guest leg: ${reason(e)}`;
+    }
+  }
+
+  /**
+   * Second half, once the WAN leg is connected (its fd not yet wrapped by
+   * Node: nothing read from it). True when both legs are spliced; otherwise
+   * the reason, and the connection is relayed in user space with the guest
+   * leg left in the maps, its data passed (finish() releases it).
+   */
+  spliceWan(wanFd: number): true | string {
+    let fd = -1;
+    let cookie = 0n;
+    const inserted: Array<'targets' | 'sources'> = [];
+    try {
+      fd = libc.dup(wanFd);
+      cookie = libc.socketCookie(fd);
+      const wanFlow = this.maps.flow(cookie);
+      const guestFlow = this.maps.flow(this.legs.guest.cookie);
+      if (!wanFlow || !guestFlow) throw new Error('a leg has no flow record (not registered with the datapath)');
+      const wan: Leg = { name: 'wan', fd, cookie, baseInfo: libc.tcpInfo(fd).bytes_acked };
+      const down: RelayCtl = { peer: this.legs.guest.cookie, limit: this.limit, baseAcked: guestFlow.bytesAcked, forwarded: 0 };
+      const early = this.maps.relayStat(cookie) !== undefined;
+      this.maps.relaySetCtl(cookie, down);
+      if (!early) for (const which of ['targets', 'sources'] as const) if (insertOnce(this.maps, which, cookie, fd)) inserted.push(which);
+      // From here the guest's data can be redirected (after what was passed).
+      const up = this.dirs.up;
+      up.ctl = { peer: cookie, limit: this.limit, baseAcked: wanFlow.bytesAcked, forwarded: 0 };
+      this.maps.relaySetCtl(this.legs.guest.cookie, up.ctl);
+      this.legs.wan = wan;
+      up.dst = wan;
+      this.dirs.down = { ...this.dirs.down, src: wan, ctl: down };
+      libc.recv(fd, Buffer.alloc(1), libc.MSG_PEEK | libc.MSG_DONTWAIT);
+      return true;
+    } catch (e) {
+      for (const which of inserted.reverse()) { try { this.maps.relayRemove(which, cookie); } catch { /* gone */ } }
+      if (cookie) { try { this.maps.relayForget(cookie); } catch { /* gone */ } }
+      if (fd >= 0) libc.close(fd);
+      return `WAN leg: ${reason(e)}`;
     }
   }
 
   /** Hands the engine the WAN leg's Node socket (made after start) and lets passed data and events flow. */
   run(wanSock: net.Socket): void {
+    this.running = true;
     this.legs.wan.sock = wanSock;
     for (const d of Object.values(this.dirs)) this.wire(d);
     for (const l of Object.values(this.legs)) {
@@ -243,6 +282,7 @@ export class KernelRelay {
 
   /** The guest leg will send nothing more (its vif is gone): forward what it sent, then the FIN. */
   endUp(): void {
+    if (!this.running) return;
     const d = this.dirs.up;
     if (!d.eof) { d.eof = true; this.pump(d); }
   }
@@ -250,6 +290,7 @@ export class KernelRelay {
   /** Bytes relayed per direction: redirected in the kernel plus written by xlnetd. */
   bytes(): { up: number; down: number } {
     if (this.final) return this.final;
+    if (!this.running) return { up: 0, down: 0 };
     const count = (d: Direction) => {
       let st: RelayStat | undefined;
       try { st = this.maps.relayStat(d.src.cookie); } catch { st = undefined; }
@@ -275,11 +316,32 @@ export class KernelRelay {
     clearInterval(this.healthTimer);
     for (const d of Object.values(this.dirs)) clearTimeout(d.timer);
     for (const l of Object.values(this.legs)) {
+      if (l.fd < 0) continue; // the WAN leg was never spliced
       if (reset) { try { libc.setResetOnClose(l.fd); } catch { /* already closed */ } }
       for (const which of ['sources', 'targets'] as const) { try { this.maps.relayRemove(which, l.cookie); } catch { /* datapath closed */ } }
       try { this.maps.relayForget(l.cookie); } catch { /* datapath closed */ }
       libc.close(l.fd);
     }
-    if (!reset) this.ev.done();
+    if (!reset && this.running) this.ev.done();
   }
+}
+
+/** Inserts unless the datapath spliced the socket at establishment already
+ * (relay.bpf.c xlnet_relay_splice); true when this call inserted it. */
+function insertOnce(maps: RelayMaps, which: 'targets' | 'sources', cookie: bigint, fd: number): boolean {
+  try {
+    maps.relayInsert(which, cookie, fd);
+    return true;
+  } catch (e) {
+    // EEXIST: in the map; EBUSY (sources): the socket's verdict is attached already.
+    const code = (e as libc.SysError).code;
+    if (code === 'EEXIST' || (code === 'EBUSY' && which === 'sources')) return false;
+    throw e;
+  }
+}
+
+function reason(e: unknown): string {
+  return (e as libc.SysError).code === 'EOPNOTSUPP'
+    ? 'a leg is no longer open both ways (it got a FIN before the splice)'
+    : (e as Error).message;
 }

@@ -30,7 +30,7 @@ export interface SplitHooks {
   log(level: 'debug' | 'info' | 'warn', msg: string): void;
   /** Registers the WAN-leg socket with the datapath (tuning, counters) before
    * connect(); absent when BPF is not available. */
-  registerWan?(fd: number): void;
+  registerWan?(fd: number, relay: boolean): void;
 }
 
 export type RelayEngine = 'user' | 'kernel';
@@ -48,6 +48,12 @@ function fdOf(s: net.Socket): number {
 
 const TCP_SYN_SENT = 2, TCP_CLOSE = 7; // include/net/tcp_states.h
 
+/** Takes a socket out of the kernel relay maps (no-op when it is not in them). */
+export function forgetSplice(maps: RelayMaps, cookie: bigint): void {
+  for (const which of ['sources', 'targets'] as const) { try { maps.relayRemove(which, cookie); } catch { /* closed */ } }
+  try { maps.relayForget(cookie); } catch { /* closed */ }
+}
+
 export class SplitConnection {
   readonly startedAt = Date.now();
   state: FlowState = 'connecting';
@@ -57,6 +63,7 @@ export class SplitConnection {
   wan?: net.Socket;
   /** the WAN leg's socket cookie (datapath flow key), once it has one */
   wanCookie?: bigint;
+  private guestCookie?: bigint;
   /** the engine that relays this connection; 'kernel' only once the splice is in place */
   engine: RelayEngine = 'user';
   private kernel?: KernelRelay;
@@ -98,6 +105,20 @@ export class SplitConnection {
     const p = this.profile;
     const g = this.guestSock;
     g.on('error', (e: NodeJS.ErrnoException) => this.onLegError('guest', e));
+    if (this.kernelMaps) {
+      try { this.guestCookie = libc.socketCookie(fdOf(g)); } catch { /* closed already: the error handler finishes */ }
+      if (process.env.XKI_DEBUG) this.hooks.log('info', `flow ${this.id}: early splice stat ${JSON.stringify(this.guestCookie !== undefined ? this.kernelMaps.relayStat(this.guestCookie) : null)} state ${libc.tcpInfo(fdOf(g)).state} mark ${libc.getInt(fdOf(g), libc.SOL_SOCKET, libc.SO_MARK).toString(16)}`);
+      const r = KernelRelay.spliceGuest(this.kernelMaps, g, p.buffer, {
+        ended: (dir) => {
+          this.ended[dir] = true;
+          if (this.state === 'open') this.state = 'half-closed';
+        },
+        failed: (leg, code) => this.onLegError(leg, Object.assign(new Error(code), { code })),
+        done: () => undefined, // the Node sockets close next: onClose finishes the flow
+      });
+      if (typeof r === 'string') this.hooks.log('debug', `flow ${this.id}: user-space relay (kernel engine: ${r})`);
+      else this.kernel = r;
+    }
     for (const w of applyLeg(fdOf(g), legSettings(p, 'guest'))) this.hooks.log('warn', `flow ${this.id}: guest leg: ${w}`);
 
     const family = net.isIPv6(this.dst.ip) ? 6 : 4;
@@ -124,7 +145,7 @@ export class SplitConnection {
         throw e2;
       }
     }
-    if (this.kernelMaps && await this.startKernel(fd, this.kernelMaps)) return;
+    if (this.kernel && await this.startKernel(fd, this.kernel)) return;
     if (this.done) { libc.close(fd); return; }
     const wan = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
     this.wan = wan;
@@ -143,9 +164,9 @@ export class SplitConnection {
    * True when the connection is taken care of (spliced, or ended: refused,
    * timed out, guest gone); false to relay it in user space.
    */
-  private async startKernel(fd: number, maps: RelayMaps): Promise<boolean> {
+  private async startKernel(fd: number, relay: KernelRelay): Promise<boolean> {
     const deadline = Date.now() + this.profile.connect_timeout * 1000;
-    for (let delay = 1; ; delay = Math.min(delay * 2, 20)) {
+    for (let delay = 0; ; delay = Math.min(delay + 1, 10)) {
       if (this.done) { libc.close(fd); return true; }
       let st = TCP_CLOSE;
       try { st = libc.tcpInfo(fd).state; } catch { /* reported as closed */ }
@@ -165,19 +186,12 @@ export class SplitConnection {
       await new Promise((r) => setTimeout(r, delay));
     }
     this.markOpen();
-    const relay = KernelRelay.start(maps, this.guestSock, fd, this.profile.buffer, {
-      ended: (dir) => {
-        this.ended[dir] = true;
-        if (this.state === 'open') this.state = 'half-closed';
-      },
-      failed: (leg, code) => this.onLegError(leg, Object.assign(new Error(code), { code })),
-      done: () => undefined, // the Node sockets close next: onClose finishes the flow
-    });
-    if (typeof relay === 'string') {
-      this.hooks.log('debug', `flow ${this.id}: user-space relay (kernel engine: ${relay})`);
+    const spliced = relay.spliceWan(fd);
+    if (spliced !== true) {
+      // The guest leg stays in the maps (its data is passed to us) until the flow ends.
+      this.hooks.log('debug', `flow ${this.id}: user-space relay (kernel engine: ${spliced})`);
       return false;
     }
-    this.kernel = relay;
     this.engine = 'kernel';
     const wan = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
     this.wan = wan;
@@ -199,7 +213,7 @@ export class SplitConnection {
       libc.bind(fd, this.guest.ip, port);
       if (this.hooks.registerWan) {
         try {
-          this.hooks.registerWan(fd);
+          this.hooks.registerWan(fd, this.kernel !== undefined);
           this.wanCookie = libc.socketCookie(fd);
         } catch (e) {
           this.hooks.log('warn', `flow ${this.id}: WAN leg not tuned: ${(e as Error).message}`);
@@ -291,7 +305,7 @@ export class SplitConnection {
   guestVanished(lingerMs = 60_000): void {
     if (this.done || this.guestGone) return;
     this.guestGone = true;
-    if (this.kernel) {
+    if (this.kernel && this.engine === 'kernel') {
       // The kernel forwards what the guest leg still holds; the FIN follows it.
       this.kernel.endUp();
       setTimeout(() => { if (!this.done) this.abort('guest gone, linger over'); }, lingerMs).unref();
@@ -321,6 +335,12 @@ export class SplitConnection {
   private finish(reason: string): void {
     if (this.done) return;
     this.done = true;
+    this.kernel?.finish(false);
+    // Sockets the datapath spliced at establishment that the engine never
+    // adopted (a fallback to user space, an abort) leave the maps here.
+    if (this.kernelMaps) {
+      for (const c of [this.guestCookie, this.wanCookie]) if (c !== undefined) forgetSplice(this.kernelMaps, c);
+    }
     this.state = 'closing';
     clearTimeout(this.connectTimer);
     clearTimeout(this.idleTimer);
