@@ -8,7 +8,7 @@ import { linkProfile } from '../profiles.js';
 import { fmtSize, physicalBoundMs, table } from '../scenario.js';
 import { startHaproxy, steeringRules } from './haproxy.js';
 import { fmtRatio, fmtStats, ratio, routeInitcwnd, sec, sideBySide, type PathSpec, type Sample } from './measure.js';
-import { fig, finishScenario, newScenario, summarize, type ScenarioOut } from './report.js';
+import { fig, finishScenario, initcwndSeen, newScenario, summarize, type ScenarioOut } from './report.js';
 import { costProbes, throughputCases, throughputTable } from './lan.js';
 import { addGuests, benchLab, SATELLITE } from './setup.js';
 
@@ -39,7 +39,8 @@ export async function haproxyScenario(o: ComparatorOptions): Promise<ScenarioOut
     out.setup.haproxyVersion = execFileSync('haproxy', ['-v'], { encoding: 'utf8' }).split('\n')[0];
     out.setup.haproxyConfig = ha.config;
     out.setup.haproxySteering = steeringRules(steered);
-    out.setup.wanInitcwnd = await routeInitcwnd(b.lab.ns.dom0);
+    out.setup.routeInitcwnd = await routeInitcwnd(b.lab.ns.dom0);
+    out.setup.xlnetd = await b.daemonInfo();
     out.setup.dom0DefaultCc = (await run(['sysctl', '-n', 'net.ipv4.tcp_congestion_control'], { ns: b.lab.ns.dom0 })).stdout.trim();
     const sessions = { name: 'haproxySessions', read: () => ha.sessions() };
     const check = (s: Sample, count: number) => {
@@ -52,7 +53,7 @@ export async function haproxyScenario(o: ComparatorOptions): Promise<ScenarioOut
 
     o.log(`  haproxy: geo legacy up ${fmtSize(o.geoSize)}, ${o.runs} runs per path`);
     const geoPaths: PathSpec[] = [{ name: 'direct', domid: 1 }, { name: 'localack', domid: 2 }, { name: 'haproxy', domid: 3 }];
-    const samples = await sideBySide(b.lab, geoPaths, { dir: 'up', size: o.geoSize, timeoutSec: 900 }, o.runs, probes, o.log);
+    const samples = await sideBySide(b.lab, geoPaths, { dir: 'up', size: o.geoSize, timeoutSec: 900 }, o.runs, probes, o.log, b.wanWatcher());
     for (const s of samples) check(s, 1);
     out.cases.push({ name: `geo legacy up ${fmtSize(o.geoSize)}`, params: { link: 'geo', guest: 'legacy', dir: 'up', size: o.geoSize, boundMs: physicalBoundMs(geo, 'up', o.geoSize) },
       samples, summary: summarize(samples, { fctMs: (s) => s.transfers[0]?.fct_ms }) });
@@ -77,6 +78,7 @@ export async function haproxyScenario(o: ComparatorOptions): Promise<ScenarioOut
     const l = fig(g, 'localack', 'fctMs').median, h = fig(g, 'haproxy', 'fctMs').median;
     out.notes.push(`geo ${fmtSize(o.geoSize)} upload: localack / haproxy FCT = ${fmtRatio(ratio(l, h))}`);
   }
+  out.setup.wanInitcwnd = initcwndSeen(out);
   const tp = out.cases.filter((c) => c.name.startsWith('throughput'));
   if (tp.length) out.tables.push(`lan throughput, ${fmtSize(o.lanBytes)} per run, median (min-max) of ${o.runs} runs; relay = xlnetd or haproxy\n` + throughputTable(tp, ['direct', 'localack', 'haproxy']));
   out.notes.push('HAProxy: Debian package, stock settings plus transparent bind and usesrc clientip (setup.haproxyConfig); its WAN-leg sockets use Dom0\'s kernel defaults (autotuned buffers, setup.dom0DefaultCc), xlnetd the satellite profile on geo');

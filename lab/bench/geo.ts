@@ -4,7 +4,7 @@
 import { linkProfile } from '../profiles.js';
 import { fmtSize, physicalBoundMs, table, windowBoundMs } from '../scenario.js';
 import { fmtRatio, fmtStats, ratio, routeInitcwnd, sec, sideBySide, type PathSpec } from './measure.js';
-import { fig, finishScenario, newScenario, summarize, type ScenarioOut } from './report.js';
+import { fig, finishScenario, initcwndSeen, newScenario, summarize, type ScenarioOut } from './report.js';
 import { addGuests, benchLab, SATELLITE } from './setup.js';
 
 export interface GeoOptions {
@@ -24,13 +24,14 @@ export async function geoScenario(o: GeoOptions): Promise<ScenarioOut> {
   const b = await benchLab(o.prefix, link.name, 'satellite');
   try {
     await addGuests(b, [{ domid: 1, profile: o.guest, localack: false }, { domid: 2, profile: o.guest, localack: true }]);
-    out.setup.wanInitcwnd = await routeInitcwnd(b.lab.ns.dom0);
+    out.setup.routeInitcwnd = await routeInitcwnd(b.lab.ns.dom0);
+    out.setup.xlnetd = await b.daemonInfo();
     out.setup.attachments = await b.attachments();
     const paths: PathSpec[] = [{ name: 'direct', domid: 1 }, { name: 'localack', domid: 2 }];
     for (const dir of ['up', 'down'] as const) {
       for (const size of o.sizes) {
         o.log(`  ${name}: ${dir} ${fmtSize(size)}, ${o.runs} runs per path`);
-        const samples = await sideBySide(b.lab, paths, { dir, size, timeoutSec: 900 }, o.runs, () => [b.splitProbe()], o.log);
+        const samples = await sideBySide(b.lab, paths, { dir, size, timeoutSec: 900 }, o.runs, () => [b.splitProbe()], o.log, b.wanWatcher());
         for (const s of samples) {
           const expect = s.path === 'localack' ? 1 : 0;
           if (s.extra.split !== expect) { s.ok = false; s.errors.push(`${s.path}: xlnetd split ${s.extra.split} connections, expected ${expect}`); }
@@ -75,6 +76,7 @@ export async function geoScenario(o: GeoOptions): Promise<ScenarioOut> {
       });
     }
   }
+  out.setup.wanInitcwnd = initcwndSeen(out);
   out.notes.push('bound = handshake RTT + size/rate + RTT/2 (benchmarks.md); speedup = direct median / localack median');
   if (o.guest === 'legacy') out.notes.push(`a 64 KiB-window guest alone is capped at one window per RTT: ${out.cases.map((c) => `${c.name} >= ${sec(c.params.windowBoundMs as number)} s`).join(', ')}`);
   return finishScenario(out);

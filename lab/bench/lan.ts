@@ -3,7 +3,7 @@
 // and rate, and CPU per GB (the relay process's own, plus machine-wide softirq
 // time, which also holds what the other jobs on this machine cost).
 import { fmtSize, table } from '../scenario.js';
-import { cpuSeconds, fmtRatio, fmtStats, ratio, routeInitcwnd, sideBySide, softirqSeconds, type PathName, type PathSpec, type Probe, type Sample } from './measure.js';
+import { cpuSeconds, fmtRatio, fmtStats, ratio, sideBySide, softirqSeconds, type PathName, type PathSpec, type Probe, type Sample } from './measure.js';
 import { fig, finishScenario, newScenario, summarize, type CaseOut, type ScenarioOut } from './report.js';
 import { addGuests, benchLab, type BenchLab } from './setup.js';
 
@@ -79,7 +79,7 @@ export async function lanScenario(o: LanOptions): Promise<ScenarioOut> {
   const paths: PathSpec[] = [{ name: 'direct', domid: 1 }, { name: 'localack', domid: 2 }];
   try {
     await addGuests(b, [{ domid: 1, profile: 'modern', localack: false }, { domid: 2, profile: 'modern', localack: true }]);
-    out.setup.wanInitcwnd = await routeInitcwnd(b.lab.ns.dom0);
+    out.setup.xlnetd = await b.daemonInfo();
     out.setup.attachments = await b.attachments();
     // The daemon's CPU is read for the direct path too: it shows what an idle xlnetd costs.
     const probes = costProbes(b, () => b.daemonPid);

@@ -109,7 +109,9 @@ async function runOne(s: Scenario): Promise<ScenarioOut> {
 
 function print(s: ScenarioOut): void {
   say(`\n=== ${s.scenario} (link ${s.link}; load average ${s.load.start.map((x) => x.toFixed(2)).join(' ')} at start, ${s.load.end?.map((x) => x.toFixed(2)).join(' ')} at end, 1-min max during runs ${s.load.maxDuringRuns?.toFixed(2) ?? '-'})`);
-  if (s.setup.wanInitcwnd) say(`WAN leg initial window: ${String(s.setup.wanInitcwnd)}`);
+  if (s.setup.wanInitcwnd) say(`WAN leg initial cwnd as watched in Dom0 (localack samples): ${String(s.setup.wanInitcwnd)}`);
+  const x = s.setup.xlnetd as { commit?: string; datapath?: { state?: string; autoEngine?: string } } | undefined;
+  if (x) say(`xlnetd: commit ${x.commit}, datapath ${x.datapath?.state ?? 'not reported'}${x.datapath?.autoEngine ? `, engine auto = ${x.datapath.autoEngine}` : ''}`);
   for (const t of s.tables) say(`\n${t}`);
   if (s.notes.length) say('');
   for (const n of s.notes) say(`note: ${n}`);

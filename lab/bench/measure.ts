@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import type { Lab, TransferOptions, XferReport, XferTransfer } from '../lab.js';
 import { run } from '../exec.js';
+import { call } from '../../plugin/src/daemon/client.js';
 import { median } from '../scenario.js';
 
 export type PathName = 'direct' | 'localack' | 'haproxy';
@@ -34,7 +35,12 @@ export interface Sample {
   aggregateGoodputMbps: number | null;
   load1: number;
   extra: Record<string, number>;
+  /** what a watcher saw while the transfer ran (e.g. the WAN leg's initial cwnd, the relay engine) */
+  watched?: unknown;
 }
+
+/** Looks at a path while its transfer runs; its result goes into the sample. */
+export type Watcher = (p: PathSpec, run: number) => Promise<unknown> | undefined;
 
 /** Counters sampled before and after a repetition (CPU of a process, softirq, flows split). */
 export interface Probe {
@@ -49,6 +55,7 @@ export interface Probe {
 export async function sideBySide(
   lab: Lab, paths: PathSpec[], opts: TransferOptions, runs: number,
   probes: (p: PathSpec) => Probe[] = () => [], log: (s: string) => void = () => undefined,
+  watcher?: Watcher,
 ): Promise<Sample[]> {
   const out: Sample[] = [];
   for (let i = 0; i < runs; i++) {
@@ -59,11 +66,13 @@ export async function sideBySide(
       const load1 = loadavg()[0]!;
       const t0 = Date.now();
       let rep: XferReport;
+      const watching = watcher?.(p, i)?.catch((e: Error) => ({ error: e.message }));
       try {
         rep = await lab.transfer(p.domid, opts);
       } catch (e) {
         rep = { transfers: [], summary: { error: (e as Error).message } };
       }
+      const watched = watching ? await watching : undefined;
       const wallMs = Date.now() - t0;
       const after = await Promise.all(ps.map((x) => x.read()));
       const extra: Record<string, number> = {};
@@ -76,7 +85,7 @@ export async function sideBySide(
         transfers: ts.map((t) => ({ fct_ms: t.fct_ms, goodput_mbps: t.goodput_mbps, ok: t.ok, connect_ms: t.connect_ms ?? null, ...(t.error ? { error: t.error } : {}) })),
         wallMs: typeof rep.summary.wall_ms === 'number' ? rep.summary.wall_ms : wallMs,
         aggregateGoodputMbps: typeof rep.summary.aggregate_goodput_mbps === 'number' ? rep.summary.aggregate_goodput_mbps : null,
-        load1, extra,
+        load1, extra, ...(watched !== undefined ? { watched } : {}),
       };
       out.push(s);
       const fct = s.transfers.length === 1 ? `fct ${(s.transfers[0]!.fct_ms / 1000).toFixed(2)} s` : `wall ${(s.wallMs / 1000).toFixed(2)} s`;
@@ -130,6 +139,38 @@ export async function socketMemory(ns: string, port: number): Promise<SkMem[]> {
     out.push({ local: addrLine?.[1] ?? '?', peer: addrLine?.[2] ?? '?', rmem, wmem, backlog, total: rmem + wmem + backlog, bytesAcked: Number(acked?.[1] ?? 0) });
   }
   return out;
+}
+
+/**
+ * The WAN leg's congestion window as first seen once established (polled
+ * every 50 ms): over a long RTT that is the initial window, whoever set it
+ * (route, BPF TCP_BPF_IW, kernel default 10). Also the relay engine xlnetd
+ * reports for the flow.
+ */
+export async function watchWanLeg(ns: string, socket: string, remote: string, port: number, forMs = 2500): Promise<{ initialCwnd: number | null; cc: string | null; engine: string | null; counters: string | null }> {
+  const t0 = Date.now();
+  let cwnd: number | null = null, cc: string | null = null, engine: string | null = null, counters: string | null = null;
+  while (Date.now() - t0 < forMs && (cwnd === null || engine === null)) {
+    if (cwnd === null) {
+      // no state filter: a short upload's WAN leg is already in FIN-WAIT when it gets established
+      const r = await run(['ss', '-Htin', 'dst', `${remote}:${port}`], { ns, allowFail: true });
+      const lines = r.stdout.split('\n');
+      for (let i = 0; i + 1 < lines.length; i++) {
+        const state = /^(\S+)\s/.exec(lines[i]!)?.[1];
+        const m = /cwnd:(\d+)/.exec(lines[i + 1]!);
+        if (!state || !m || state === 'SYN-SENT') continue;
+        cwnd = Number(m[1]);
+        cc = /^\s*(\w+)\s/.exec(lines[i + 1]!)?.[1] ?? null;
+        break;
+      }
+    }
+    if (engine === null) {
+      const flows = await call<Array<{ engine: string; counters?: string }>>({ op: 'flows' }, { socket }).catch(() => []);
+      if (flows.length) { engine = flows[0]!.engine; counters = flows[0]!.counters ?? null; }
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { initialCwnd: cwnd, cc, engine, counters };
 }
 
 /** The WAN leg's initial congestion window as Dom0's routes set it (kernel default 10 when absent). */

@@ -38,6 +38,7 @@ export async function memoryScenario(o: MemoryOptions): Promise<ScenarioOut> {
       const guests = Array.from({ length: o.guests }, (_, i) => ({ domid: i + 1, profile: 'modern' as const, localack: true }));
       const direct = withDirect ? Array.from({ length: o.guests }, (_, i) => ({ domid: i + 11, profile: 'modern' as const, localack: false })) : [];
       await addGuests(b, [...guests, ...direct]);
+      out.setup[`xlnetd_${profile}`] = await b.daemonInfo();
       await sleep(2000);
       const idleRss = rssBytes(b.daemonPid);
       const sample = async (t0: number): Promise<MemSample> => {

@@ -54,3 +54,15 @@ export function summarize(samples: Sample[], figures: Record<string, (s: Sample)
 export function fig(c: CaseOut, path: PathName, figure: string): Stats {
   return c.summary[path]?.[figure] ?? { median: null, min: null, max: null, n: 0 };
 }
+
+/** The WAN leg's initial cwnd and engine as watched during the localack samples, e.g. "40 (bbr, engine user) in 10 of 10 samples". */
+export function initcwndSeen(s: ScenarioOut): string {
+  const seen = s.cases.flatMap((c) => c.samples).map((x) => x.watched as { initialCwnd?: number | null; cc?: string | null; engine?: string | null } | undefined).filter((w) => w !== undefined);
+  if (!seen.length) return 'not watched';
+  const counts = new Map<string, number>();
+  for (const w of seen) {
+    const k = `${w!.initialCwnd ?? 'not seen'} (${w!.cc ?? '?'}, engine ${w!.engine ?? '?'})`;
+    counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
+  return [...counts].map(([k, n]) => `${k} in ${n} of ${seen.length} samples`).join('; ');
+}

@@ -2,11 +2,14 @@
 // default profile, and guests that are the paths (direct guests come up with
 // Xen's plain vif-bridge, local acknowledgement guests with vif-localack, the
 // hotplug path a host uses).
-import { Lab } from '../lab.js';
+import { execFileSync } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { Lab, NET, REPO, XFER_PORT } from '../lab.js';
 import { call } from '../../plugin/src/daemon/client.js';
 import type { AttachmentInfo, StatusInfo } from '../../plugin/src/daemon/protocol.js';
 import { PROFILE_PRESETS, presetSettings, renderXlnetConf } from '../../plugin/src/config/index.js';
-import type { Probe } from './measure.js';
+import { watchWanLeg, type Probe, type Watcher } from './measure.js';
 
 export const SATELLITE = PROFILE_PRESETS.find((p) => p.name === 'satellite')!;
 
@@ -28,6 +31,10 @@ export interface BenchLab {
   /** a probe of flows split, to prove which path a sample took */
   splitProbe(): Probe;
   attachments(): Promise<AttachmentInfo[]>;
+  /** the code and datapath the numbers were measured with */
+  daemonInfo(): Promise<Record<string, unknown>>;
+  /** watches the localack path's WAN leg: initial cwnd, engine */
+  wanWatcher(): Watcher;
 }
 
 /** Labs that are up, for the signal handler: a killed benchmark must not leave namespaces behind. */
@@ -47,6 +54,16 @@ export async function benchLab(prefix: string, link: string, profile: string): P
       lab, socket: d.socket, daemonPid: d.pid, conf, flowsTotal,
       splitProbe: () => ({ name: 'split', read: flowsTotal }),
       attachments: () => call<AttachmentInfo[]>({ op: 'list' }, { socket: d.socket }),
+      daemonInfo: async () => {
+        const st = await call<StatusInfo>({ op: 'status' }, { socket: d.socket });
+        const git = (args: string[]) => { try { return execFileSync('git', ['-C', REPO, ...args], { encoding: 'utf8' }).trim(); } catch { return 'unknown'; } };
+        return {
+          version: st.version, datapath: st.datapath ?? 'not reported by this xlnetd',
+          commit: git(['rev-parse', '--short', 'HEAD']), pluginChanges: git(['status', '--porcelain', 'plugin/src']) || 'none',
+          distBuilt: statSync(join(REPO, 'plugin/dist/daemon/main.js')).mtime.toISOString(),
+        };
+      },
+      wanWatcher: () => (p) => (p.name === 'localack' ? watchWanLeg(lab.ns.dom0, d.socket, NET.remote4, XFER_PORT) : undefined),
     };
   } catch (e) {
     await lab.down().catch(() => undefined);
@@ -63,5 +80,11 @@ export async function addGuests(b: BenchLab, guests: Array<{ domid: number; prof
     if (attached.has(vif) !== g.localack) {
       throw new Error(`${vif} is ${attached.has(vif) ? '' : 'not '}attached after its hotplug; expected ${g.localack ? 'attached (vif-localack)' : 'direct (vif-bridge)'}`);
     }
+  }
+  // Warm-up, not measured: the first packets across the emulator wait for ARP
+  // through it (one RTT on geo), which would land on whichever sample ran first.
+  for (const g of guests) {
+    const r = await b.lab.transfer(g.domid, { dir: 'up', size: 1, timeoutSec: 30 });
+    if (!r.transfers[0]?.ok) throw new Error(`warm-up transfer from guest ${g.domid} failed: ${r.transfers[0]?.error ?? 'no report'}`);
   }
 }
