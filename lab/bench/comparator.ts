@@ -20,20 +20,22 @@ export interface ComparatorOptions {
   lanProfile: string;
   prefix: string;
   log: (s: string) => void;
+  /** profile options set on the localack vifs (--set) */
+  options: Record<string, string>;
   save: (s: ScenarioOut) => void;
 }
 
 export async function haproxyScenario(o: ComparatorOptions): Promise<ScenarioOut> {
   const geo = linkProfile('geo');
   const out = newScenario('haproxy', 'geo, then lan', { runs: o.runs, geoSize: o.geoSize, lanBytes: o.lanBytes, parallel: o.parallel,
-    xlnetProfiles: { geo: 'satellite', lan: o.lanProfile }, satelliteSettings: SATELLITE.settings });
-  const b = await benchLab(o.prefix, geo.name, 'satellite');
+    xlnetProfiles: { geo: 'satellite', lan: o.lanProfile }, options: o.options, satelliteSettings: SATELLITE.settings });
+  const b = await benchLab(o.prefix, geo.name, 'satellite', o.options);
   try {
     await addGuests(b, [
       { domid: 1, profile: 'legacy', localack: false }, { domid: 2, profile: 'legacy', localack: true }, { domid: 3, profile: 'legacy', localack: false },
       { domid: 4, profile: 'modern', localack: false }, { domid: 5, profile: 'modern', localack: true }, { domid: 6, profile: 'modern', localack: false },
     ]);
-    await call({ op: 'set', vif: 'vif5.0', profile: o.lanProfile }, { socket: b.socket });
+    await call({ op: 'set', vif: 'vif5.0', profile: o.lanProfile, options: o.options }, { socket: b.socket });
     const steered = [3, 6].map((d) => b.lab.guest(d));
     const ha = await startHaproxy(b.lab, steered);
     out.setup.haproxyVersion = execFileSync('haproxy', ['-v'], { encoding: 'utf8' }).split('\n')[0];

@@ -73,7 +73,7 @@ async function main(): Promise<void> {
   try {
     for (const d of [1, 2, 3]) await lab.addGuest({ domid: d, profile: 'modern' });
     await lab.startRemoteServer();
-    const daemon = await lab.startDaemon('[daemon]\nlog_level = warn\n');
+    const daemon = await lab.startDaemon('[daemon]\nlog_level = info\n');
     const socket = daemon.socket;
     await call({ op: 'attach', vif: 'vif1.0', options: { engine: 'user' } }, { socket });
     await call({ op: 'attach', vif: 'vif2.0', options: { engine: 'kernel' } }, { socket });

@@ -13,6 +13,8 @@ export interface GeoOptions {
   sizes: number[];
   prefix: string;
   log: (s: string) => void;
+  /** profile options set on the localack vifs (--set) */
+  options: Record<string, string>;
   /** called after every case, so partial results survive an interrupted run */
   save: (s: ScenarioOut) => void;
 }
@@ -20,8 +22,8 @@ export interface GeoOptions {
 export async function geoScenario(o: GeoOptions): Promise<ScenarioOut> {
   const link = linkProfile('geo');
   const name = `geo-${o.guest}`;
-  const out = newScenario(name, link.name, { guest: o.guest, runs: o.runs, sizes: o.sizes, xlnetProfile: 'satellite', profileSettings: SATELLITE.settings });
-  const b = await benchLab(o.prefix, link.name, 'satellite');
+  const out = newScenario(name, link.name, { guest: o.guest, runs: o.runs, sizes: o.sizes, xlnetProfile: 'satellite', options: o.options, profileSettings: SATELLITE.settings });
+  const b = await benchLab(o.prefix, link.name, 'satellite', o.options);
   try {
     await addGuests(b, [{ domid: 1, profile: o.guest, localack: false }, { domid: 2, profile: o.guest, localack: true }]);
     out.setup.routeInitcwnd = await routeInitcwnd(b.lab.ns.dom0);

@@ -18,6 +18,8 @@ export interface LanOptions {
   prefix: string;
   profile: string;
   log: (s: string) => void;
+  /** profile options set on the localack vifs (--set) */
+  options: Record<string, string>;
   save: (s: ScenarioOut) => void;
 }
 
@@ -74,8 +76,8 @@ export function throughputTable(cases: CaseOut[], paths: PathName[]): string {
 }
 
 export async function lanScenario(o: LanOptions): Promise<ScenarioOut> {
-  const out = newScenario('lan', 'lan', { runs: o.runs, bytes: o.bytes, parallel: o.parallel, setupCount: o.setupCount, rateCount: o.rateCount, rateParallel: o.rateParallel, xlnetProfile: o.profile });
-  const b = await benchLab(o.prefix, 'lan', o.profile);
+  const out = newScenario('lan', 'lan', { runs: o.runs, bytes: o.bytes, parallel: o.parallel, setupCount: o.setupCount, rateCount: o.rateCount, rateParallel: o.rateParallel, xlnetProfile: o.profile, options: o.options });
+  const b = await benchLab(o.prefix, 'lan', o.profile, o.options);
   const paths: PathSpec[] = [{ name: 'direct', domid: 1 }, { name: 'localack', domid: 2 }];
   try {
     await addGuests(b, [{ domid: 1, profile: 'modern', localack: false }, { domid: 2, profile: 'modern', localack: true }]);

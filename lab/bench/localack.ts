@@ -41,6 +41,7 @@ const { values: a } = parseArgs({
     'mem-conns': { type: 'string', default: '1' },
     'mem-seconds': { type: 'string', default: '60' },
     'mem-direct-seconds': { type: 'string', default: '20' },
+    set: { type: 'string', default: '' },
     help: { type: 'boolean', short: 'h' },
   },
   strict: true,
@@ -51,6 +52,7 @@ if (a.help) {
   geo:    --legacy-sizes B,B  --modern-sizes B,B (bytes)
   lan:    --lan-bytes B  --parallel 1,4  --lan-profile NAME  --setup-count N  --rate-count N  --rate-parallel N
   memory: --mem-profiles a,b  --mem-guests N  --mem-conns N  --mem-seconds S  --mem-direct-seconds S
+  --set k=v[,k=v]: profile options for the localack vifs (xlnet set), e.g. wan_cc=cubic
   --prefix P: lab prefix (scenario letters are appended, e.g. xbng); see lab/bench/README.md\n`);
   process.exit(0);
 }
@@ -66,12 +68,18 @@ for (const s of scenarios) {
   if (!(SCENARIOS as readonly string[]).includes(s)) { process.stderr.write(`unknown scenario '${s}' (known: ${SCENARIOS.join(', ')})\n`); process.exit(2); }
 }
 const runs = num('runs', a.runs!);
+const options: Record<string, string> = {};
+for (const kv of a.set!.split(',').filter(Boolean)) {
+  const i = kv.indexOf('=');
+  if (i < 1) { process.stderr.write(`--set takes key=value pairs, got '${kv}'\n`); process.exit(2); }
+  options[kv.slice(0, i)] = kv.slice(i + 1);
+}
 // Each scenario has its own lab (prefix + letter), so two invocations with different scenarios can run at once.
 const LETTER: Record<Scenario, string> = { 'geo-legacy': 'g', 'geo-modern': 'm', lan: 'l', haproxy: 'h', memory: 'q' };
 
 const say = (s: string) => process.stdout.write(`${s}\n`);
 mkdirSync(a.out!, { recursive: true });
-const file = join(a.out!, `localack-${scenarios.join('+')}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+const file = join(a.out!, `localack-${scenarios.join('+')}${a.set ? `-${a.set.replace(/[^a-z0-9=_-]+/gi, '_')}` : ''}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
 const doc = {
   tool: 'lab/bench/localack.ts', commit: gitCommit(REPO), host: hostname(), cpus: cpus().length,
   argv: process.argv.slice(2), startedAt: new Date().toISOString(), finishedAt: null as string | null,
@@ -91,17 +99,17 @@ async function runOne(s: Scenario): Promise<ScenarioOut> {
   switch (s) {
     case 'geo-legacy':
     case 'geo-modern':
-      return geoScenario({ guest: s === 'geo-legacy' ? 'legacy' : 'modern', runs, prefix, log: say, save: saver,
+      return geoScenario({ options, guest: s === 'geo-legacy' ? 'legacy' : 'modern', runs, prefix, log: say, save: saver,
         sizes: list('sizes', s === 'geo-legacy' ? a['legacy-sizes']! : a['modern-sizes']!) });
     case 'lan':
-      return lanScenario({ runs, prefix, log: say, save: saver, bytes: num('lan-bytes', a['lan-bytes']!), parallel: list('parallel', a.parallel!),
+      return lanScenario({ options, runs, prefix, log: say, save: saver, bytes: num('lan-bytes', a['lan-bytes']!), parallel: list('parallel', a.parallel!),
         profile: a['lan-profile']!, setupCount: num('setup-count', a['setup-count']!), rateCount: num('rate-count', a['rate-count']!),
         rateParallel: num('rate-parallel', a['rate-parallel']!) });
     case 'haproxy':
-      return haproxyScenario({ runs, prefix, log: say, save: saver, geoSize: list('legacy-sizes', a['legacy-sizes']!)[0]!,
+      return haproxyScenario({ options, runs, prefix, log: say, save: saver, geoSize: list('legacy-sizes', a['legacy-sizes']!)[0]!,
         lanBytes: num('lan-bytes', a['lan-bytes']!), parallel: list('parallel', a.parallel!), lanProfile: a['lan-profile']! });
     case 'memory':
-      return memoryScenario({ prefix, log: say, save: saver, profiles: a['mem-profiles']!.split(','), guests: num('mem-guests', a['mem-guests']!),
+      return memoryScenario({ options, prefix, log: say, save: saver, profiles: a['mem-profiles']!.split(','), guests: num('mem-guests', a['mem-guests']!),
         connsPerGuest: num('mem-conns', a['mem-conns']!), seconds: num('mem-seconds', a['mem-seconds']!, 20),
         directSeconds: num('mem-direct-seconds', a['mem-direct-seconds']!, 0) });
   }

@@ -21,18 +21,20 @@ export interface MemoryOptions {
   directSeconds: number;
   prefix: string;
   log: (s: string) => void;
+  /** profile options set on the localack vifs (--set) */
+  options: Record<string, string>;
   save: (s: ScenarioOut) => void;
 }
 
 interface MemSample { t: number; wanAcked: number; wanLeg: number; guestLeg: number; kernel: number; sockets: number; rss: number; buffered: number; load1: number }
 
 export async function memoryScenario(o: MemoryOptions): Promise<ScenarioOut> {
-  const out = newScenario('memory', 'geo-small', { guests: o.guests, connsPerGuest: o.connsPerGuest, seconds: o.seconds, profiles: o.profiles, satelliteSettings: SATELLITE.settings });
+  const out = newScenario('memory', 'geo-small', { guests: o.guests, connsPerGuest: o.connsPerGuest, seconds: o.seconds, profiles: o.profiles, options: o.options, satelliteSettings: SATELLITE.settings });
   const conns = o.guests * o.connsPerGuest;
   const rows: string[][] = [];
   for (const [k, profile] of o.profiles.entries()) {
     o.log(`  memory: profile ${profile}, ${o.guests} modern guests x ${o.connsPerGuest} uploads into geo-small for ${o.seconds} s`);
-    const b = await benchLab(o.prefix, 'geo-small', profile);
+    const b = await benchLab(o.prefix, 'geo-small', profile, o.options);
     try {
       const withDirect = k === 0 && o.directSeconds > 0;
       const guests = Array.from({ length: o.guests }, (_, i) => ({ domid: i + 1, profile: 'modern' as const, localack: true }));

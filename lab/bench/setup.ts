@@ -35,12 +35,14 @@ export interface BenchLab {
   daemonInfo(): Promise<Record<string, unknown>>;
   /** watches the localack path's WAN leg: initial cwnd, engine */
   wanWatcher(): Watcher;
+  /** profile options set on every localack vif (`--set`), e.g. { wan_cc: 'cubic' } */
+  options: Record<string, string>;
 }
 
 /** Labs that are up, for the signal handler: a killed benchmark must not leave namespaces behind. */
 export const activeLabs = new Set<Lab>();
 
-export async function benchLab(prefix: string, link: string, profile: string): Promise<BenchLab> {
+export async function benchLab(prefix: string, link: string, profile: string, options: Record<string, string> = {}): Promise<BenchLab> {
   const lab = await Lab.up({ prefix, link });
   activeLabs.add(lab);
   const down = lab.down.bind(lab);
@@ -51,7 +53,7 @@ export async function benchLab(prefix: string, link: string, profile: string): P
     const d = await lab.startDaemon(conf);
     const flowsTotal = async () => (await call<StatusInfo>({ op: 'status' }, { socket: d.socket })).flowsTotal;
     return {
-      lab, socket: d.socket, daemonPid: d.pid, conf, flowsTotal,
+      lab, socket: d.socket, daemonPid: d.pid, conf, flowsTotal, options,
       splitProbe: () => ({ name: 'split', read: flowsTotal }),
       attachments: () => call<AttachmentInfo[]>({ op: 'list' }, { socket: d.socket }),
       daemonInfo: async () => {
@@ -80,6 +82,9 @@ export async function addGuests(b: BenchLab, guests: Array<{ domid: number; prof
     if (attached.has(vif) !== g.localack) {
       throw new Error(`${vif} is ${attached.has(vif) ? '' : 'not '}attached after its hotplug; expected ${g.localack ? 'attached (vif-localack)' : 'direct (vif-bridge)'}`);
     }
+  }
+  if (Object.keys(b.options).length) {
+    for (const g of guests.filter((x) => x.localack)) await call({ op: 'set', vif: `vif${g.domid}.0`, options: b.options }, { socket: b.socket });
   }
   // Warm-up, not measured: the first packets across the emulator wait for ARP
   // through it (one RTT on geo), which would land on whichever sample ran first.
