@@ -27,7 +27,7 @@ echo "kernel $(uname -r)"
 ok=1
 for o in /obj/*.bpf.o; do
   n=$(basename "$o" .bpf.o)
-  if bpftool prog loadall "$o" "/sys/fs/bpf/$n"; then echo "LOAD-OK $n"; else echo "LOAD-FAIL $n"; ok=0; fi
+  if bpftool prog loadall "$o" "/sys/fs/bpf/$n" pinmaps "/sys/fs/bpf/maps_$n"; then echo "LOAD-OK $n"; else echo "LOAD-FAIL $n"; ok=0; fi
 done
 attach() { # object program attach-type
   if bpftool cgroup attach /sys/fs/cgroup/xlnetd "$3" pinned "/sys/fs/bpf/$1/$2" multi; then echo "ATTACH-OK $2 $3"; else echo "ATTACH-FAIL $2 $3"; ok=0; fi
@@ -36,6 +36,10 @@ attach wan_tune xlnet_wan_tune sock_ops
 attach counters xlnet_flow_events sock_ops
 attach counters xlnet_count_egress egress
 attach counters xlnet_count_ingress ingress
+attach relay xlnet_relay_splice sock_ops
+# The relay's verdict attaches to its sockhash, not to the cgroup.
+if bpftool prog attach pinned /sys/fs/bpf/relay/xlnet_relay_verdict stream_verdict pinned /sys/fs/bpf/maps_relay/xlnet_relay_sources; then
+  echo "ATTACH-OK xlnet_relay_verdict stream_verdict"; else echo "ATTACH-FAIL xlnet_relay_verdict stream_verdict"; ok=0; fi
 bpftool cgroup show /sys/fs/cgroup/xlnetd
 bpftool map show | grep -o 'name xlnet_[a-z_]*  flags 0x[0-9a-f]*'
 if [ $ok = 1 ]; then echo CHECK-OK; else echo CHECK-FAIL; fi
@@ -49,5 +53,5 @@ ACCEL=${ACCEL:-tcg}
 CPU=max; [ "$ACCEL" = kvm ] && CPU=host
 timeout "${TIMEOUT:-300}" qemu-system-x86_64 -machine accel="$ACCEL" -cpu "$CPU" -m 512 -smp 1 -nographic -no-reboot \
   -kernel "$KERNEL" -initrd "$WORK/initrd.gz" -append "console=ttyS0 quiet panic=-1" \
-  | tr -d '\r' | tee "$WORK/log" | grep -E 'kernel |OK|FAIL|sock_ops|egress|ingress|name xlnet|libbpf|error' || true
+  | tr -d '\r' | tee "$WORK/log" | grep -E 'kernel |OK|FAIL|sock_ops|egress|ingress|stream_verdict|name xlnet|libbpf|error' || true
 grep -q CHECK-OK "$WORK/log"

@@ -82,6 +82,22 @@ test('the vif\'s kernel counters match what xfer moved (10 MB up, 10 MB down)', 
   assert.is(after.wan.flows - before.wan.flows, 2);
 });
 
+test('engine = kernel is refused with the reason (the kernel relay corrupted large downloads)', async () => {
+  const st = await ctl<StatusInfo>({ op: 'status' });
+  assert.is(st.datapath?.kernelEngine, false);
+  assert.is(st.datapath?.autoEngine, 'user');
+  const refused = await ctl<unknown>({ op: 'set', vif: 'vif1.0', options: { engine: 'kernel' } })
+    .then(() => 'accepted', (e: { code: string; message: string }) => `${e.code}: ${e.message}`);
+  assert.match(refused, /E_BAD_OPTION: engine = kernel is disabled: .*corrupted large downloads.*XLNET_KERNEL_ENGINE=experimental/);
+  // auto runs the user engine
+  await ctl({ op: 'set', vif: 'vif1.0', options: { engine: 'auto' } });
+  const holding = lab.probe(lab.guest(1).ns, ['hold', NET.remote4, '7007', '2']);
+  await sleep(1200);
+  const flows = await ctl<FlowInfo[]>({ op: 'flows', vif: 'vif1.0' });
+  assert.ok(flows.length > 0 && flows.every((f) => f.engine === 'user'), JSON.stringify(flows));
+  assert.is((await holding).error, null);
+});
+
 test('without a usable cgroup, xlnetd warns, says so in status, and still splits', async () => {
   await lab.stopDaemon();
   // A cgroup outside the hierarchy: the datapath cannot load.

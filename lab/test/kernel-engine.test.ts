@@ -12,6 +12,9 @@ import { call } from '../../plugin/src/daemon/client.js';
 import type { FlowInfo, StatusInfo } from '../../plugin/src/daemon/protocol.js';
 import { sleep } from '../exec.js';
 
+// engine = kernel is refused unless xlnetd is told to run it anyway (daemon.ts KERNEL_ENGINE_ENV).
+process.env.XLNET_KERNEL_ENGINE = 'experimental';
+
 const PREFIX = 'xkik';
 let lab: Lab;
 let socket = '';

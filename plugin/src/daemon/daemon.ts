@@ -39,6 +39,18 @@ const FORGET_DELAY_MS = 10_000;
  */
 export const AUTO_ENGINE: RelayEngine = 'user';
 
+/**
+ * The kernel engine is refused unless this environment variable says
+ * `experimental`: in the lab on kernel 6.18 it corrupted 500 MB downloads
+ * (remote -> guest) even while every byte went through the kernel's own
+ * redirect (no hand-off through xlnetd involved), and under sustained
+ * backpressure most bytes take the slower pass-through path anyway.
+ * lab/test/kernel-engine*.test.ts run it with the variable set.
+ */
+export const KERNEL_ENGINE_ENV = 'XLNET_KERNEL_ENGINE';
+const KERNEL_ENGINE_BROKEN = 'engine = kernel is disabled: the sockmap relay corrupted large downloads in testing on this ' +
+  `kernel (see plugin/src/service/kernel-relay.ts); use engine = user or auto. To run it anyway for testing, start xlnetd with ${KERNEL_ENGINE_ENV}=experimental`;
+
 export class RequestError extends Error {
   constructor(readonly code: ErrorCode, message: string) { super(message); }
 }
@@ -146,9 +158,10 @@ export class Daemon {
       }
       this.datapath = dp;
       this.tuning = new TuningSlots(dp);
+      const refusal = this.kernelEngineRefusal();
       this.datapathInfo = {
-        state: 'loaded', cgroup: this.cgroup!.path, kernelEngine: dp.relayAvailable,
-        kernelEngineReason: dp.relayError, autoEngine: this.autoEngine(),
+        state: 'loaded', cgroup: this.cgroup!.path, kernelEngine: refusal === undefined,
+        kernelEngineReason: refusal, autoEngine: this.autoEngine(),
       };
       this.log.info(`datapath loaded in cgroup ${this.cgroup!.path}${dp.relayAvailable ? '' : ` (kernel relay engine unavailable: ${dp.relayError})`}`);
     } catch (e) {
@@ -161,13 +174,28 @@ export class Daemon {
   }
 
   private autoEngine(): RelayEngine {
-    return AUTO_ENGINE === 'kernel' && this.datapath?.relayAvailable ? 'kernel' : 'user';
+    return AUTO_ENGINE === 'kernel' && this.kernelEngineUsable() ? 'kernel' : 'user';
+  }
+
+  /** Why engine = kernel cannot be used here, or undefined when it can. */
+  private kernelEngineRefusal(): string | undefined {
+    if (!this.datapath?.relayAvailable) {
+      const why = this.datapath ? this.datapath.relayError : this.datapathInfo.reason;
+      return `engine = kernel needs the BPF kernel relay, which is not available here (${why ?? 'unknown'}); ` +
+        'use engine = user or auto (xlnet status shows the datapath)';
+    }
+    if (process.env[KERNEL_ENGINE_ENV] !== 'experimental') return KERNEL_ENGINE_BROKEN;
+    return undefined;
+  }
+
+  private kernelEngineUsable(): boolean {
+    return this.kernelEngineRefusal() === undefined;
   }
 
   /** The engine a profile asks for, as this daemon can run it. */
   private engineFor(p: Profile): RelayEngine {
     if (p.engine === 'auto') return this.autoEngine();
-    if (p.engine === 'kernel' && !this.datapath?.relayAvailable) return 'user';
+    if (p.engine === 'kernel' && !this.kernelEngineUsable()) return 'user';
     return p.engine;
   }
 
@@ -181,11 +209,8 @@ export class Daemon {
 
   /** A profile asking for engine=kernel on a daemon that cannot run it is refused. */
   private checkEngine(p: Profile): void {
-    if (p.engine === 'kernel' && !this.datapath?.relayAvailable) {
-      const why = this.datapath ? this.datapath.relayError : this.datapathInfo.reason;
-      throw new RequestError('E_BAD_OPTION', `engine = kernel needs the BPF kernel relay, which is not available here (${why ?? 'unknown'}); ` +
-        'use engine = user or auto (xlnet status shows the datapath)');
-    }
+    const refusal = p.engine === 'kernel' ? this.kernelEngineRefusal() : undefined;
+    if (refusal) throw new RequestError('E_BAD_OPTION', refusal);
   }
 
   /**
@@ -474,7 +499,7 @@ export class Daemon {
         id: f.id, vif: f.vif, guest: ep(f.guest), remote: ep(f.dst), wanLocal: ep(f.wanLocal), state: f.state,
         ageMs: now - f.startedAt, bytesUp, bytesDown,
         rateUpBps: Math.round(f.rateUp), rateDownBps: Math.round(f.rateDown), engine: f.engine,
-        relayedUp, relayedDown, counters,
+        relayedUp, relayedDown, counters, kernelQueued: f.kernelQueued,
       });
     }
     return out;

@@ -96,6 +96,8 @@ export interface FlowInfo {
   /** bytes the relay handed to the other leg (user-space copy + kernel splice) */
   relayedUp?: number;
   relayedDown?: number;
+  /** kernel engine: bytes in the kernel's redirect queues (memory no socket accounting shows) */
+  kernelQueued?: number;
 }
 
 /** The BPF datapath as this xlnetd runs it. */

@@ -100,6 +100,8 @@ export class KernelRelay {
   private running = false;
   /** the byte counts at finish, when the kernel's statistics are gone */
   private final?: { up: number; down: number };
+  /** the kernel's statistics at finish (logged by the flow) */
+  summary?: { up?: RelayStat; down?: RelayStat; forwardedUp: number; forwardedDown: number };
 
   private constructor(private readonly maps: RelayMaps, guest: Leg, private readonly limit: number, private readonly ev: KernelRelayEvents) {
     // The WAN leg is filled in by spliceWan(); until then the guest's data is
@@ -299,6 +301,14 @@ export class KernelRelay {
     return { up: count(this.dirs.up), down: count(this.dirs.down) };
   }
 
+  /** Bytes in both directions' redirect queues: kernel memory that no socket's accounting shows. */
+  queued(): number {
+    if (!this.running || this.finished) return 0;
+    let n = 0;
+    for (const d of Object.values(this.dirs)) { try { n += Math.max(0, this.redirectQueue(d)); } catch { /* closing */ } }
+    return n;
+  }
+
   /** Kernel-side numbers of a direction (tests, status). */
   stat(dir: DirName): RelayStat | undefined {
     return this.maps.relayStat(this.dirs[dir].src.cookie);
@@ -312,6 +322,10 @@ export class KernelRelay {
   finish(reset: boolean): void {
     if (this.finished) return;
     this.final = this.bytes();
+    if (this.running) {
+      const st = (d: DirName) => { try { return this.maps.relayStat(this.dirs[d].src.cookie); } catch { return undefined; } };
+      this.summary = { up: st('up'), down: st('down'), forwardedUp: this.dirs.up.ctl.forwarded, forwardedDown: this.dirs.down.ctl.forwarded };
+    }
     this.finished = true;
     clearInterval(this.healthTimer);
     for (const d of Object.values(this.dirs)) clearTimeout(d.timer);

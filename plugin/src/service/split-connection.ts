@@ -95,6 +95,9 @@ export class SplitConnection {
     this.wanLocal = { ...guest };
   }
 
+  /** Kernel engine: bytes redirected but not yet in the target socket (memory no socket accounts for). */
+  get kernelQueued(): number | undefined { return this.engine === 'kernel' ? this.kernel?.queued() : undefined; }
+
   /** guest -> remote bytes delivered into the WAN leg */
   get bytesUp(): number { return this.relayed.up + (this.kernel?.bytes().up ?? 0); }
   /** remote -> guest bytes delivered into the guest leg */
@@ -107,7 +110,6 @@ export class SplitConnection {
     g.on('error', (e: NodeJS.ErrnoException) => this.onLegError('guest', e));
     if (this.kernelMaps) {
       try { this.guestCookie = libc.socketCookie(fdOf(g)); } catch { /* closed already: the error handler finishes */ }
-      if (process.env.XKI_DEBUG) this.hooks.log('info', `flow ${this.id}: early splice stat ${JSON.stringify(this.guestCookie !== undefined ? this.kernelMaps.relayStat(this.guestCookie) : null)} state ${libc.tcpInfo(fdOf(g)).state} mark ${libc.getInt(fdOf(g), libc.SOL_SOCKET, libc.SO_MARK).toString(16)}`);
       const r = KernelRelay.spliceGuest(this.kernelMaps, g, p.buffer, {
         ended: (dir) => {
           this.ended[dir] = true;
@@ -336,6 +338,7 @@ export class SplitConnection {
     if (this.done) return;
     this.done = true;
     this.kernel?.finish(false);
+    if (this.kernel?.summary) this.hooks.log('debug', `flow ${this.id}: kernel relay ${JSON.stringify(this.kernel.summary)}`);
     // Sockets the datapath spliced at establishment that the engine never
     // adopted (a fallback to user space, an abort) leave the maps here.
     if (this.kernelMaps) {
