@@ -74,7 +74,7 @@ export async function geoScenario(o: GeoOptions): Promise<ScenarioOut> {
       out.targets.push({
         name: `geo-modern ${c.name}: localack never slower than direct`,
         met: d.median === null || l.median === null ? null : l.median <= d.median,
-        detail: `median localack ${l.median === null ? '-' : sec(l.median)} s vs direct ${d.median === null ? '-' : sec(d.median)} s (${fmtRatio(ratio(l.median, d.median))}); worst localack ${l.max === null ? '-' : sec(l.max)} s vs worst direct ${d.max === null ? '-' : sec(d.max)} s`,
+        detail: `median localack ${l.median === null ? '-' : sec(l.median)} s vs direct ${d.median === null ? '-' : sec(d.median)} s (${fmtRatio(ratio(l.median, d.median))}, ${l.median === null || d.median === null ? '-' : `${l.median >= d.median ? '+' : ''}${(l.median - d.median).toFixed(0)} ms`}); worst localack ${l.max === null ? '-' : sec(l.max)} s vs worst direct ${d.max === null ? '-' : sec(d.max)} s`,
       });
     }
   }
