@@ -18,6 +18,8 @@ export interface ComparatorOptions {
   lanBytes: number;
   parallel: number[];
   lanProfile: string;
+  /** which parts to run: the geo upload, the lan throughput */
+  parts: Array<'geo' | 'lan'>;
   prefix: string;
   log: (s: string) => void;
   /** profile options set on the localack vifs (--set) */
@@ -53,22 +55,26 @@ export async function haproxyScenario(o: ComparatorOptions): Promise<ScenarioOut
     };
     const probes = costProbes(b, (p) => (p.name === 'localack' ? b.daemonPid : p.name === 'haproxy' ? ha.pid : undefined), () => [sessions]);
 
-    o.log(`  haproxy: geo legacy up ${fmtSize(o.geoSize)}, ${o.runs} runs per path`);
-    const geoPaths: PathSpec[] = [{ name: 'direct', domid: 1 }, { name: 'localack', domid: 2 }, { name: 'haproxy', domid: 3 }];
-    const samples = await sideBySide(b.lab, geoPaths, { dir: 'up', size: o.geoSize, timeoutSec: 900 }, o.runs, probes, o.log, b.wanWatcher());
-    for (const s of samples) check(s, 1);
-    out.cases.push({ name: `geo legacy up ${fmtSize(o.geoSize)}`, params: { link: 'geo', guest: 'legacy', dir: 'up', size: o.geoSize, boundMs: physicalBoundMs(geo, 'up', o.geoSize) },
-      samples, summary: summarize(samples, { fctMs: (s) => s.transfers[0]?.fct_ms }) });
-    o.save(out);
+    if (o.parts.includes('geo')) {
+      o.log(`  haproxy: geo legacy up ${fmtSize(o.geoSize)}, ${o.runs} runs per path`);
+      const geoPaths: PathSpec[] = [{ name: 'direct', domid: 1 }, { name: 'localack', domid: 2 }, { name: 'haproxy', domid: 3 }];
+      const samples = await sideBySide(b.lab, geoPaths, { dir: 'up', size: o.geoSize, timeoutSec: 900 }, o.runs, probes, o.log, b.wanWatcher());
+      for (const s of samples) check(s, 1);
+      out.cases.push({ name: `geo legacy up ${fmtSize(o.geoSize)}`, params: { link: 'geo', guest: 'legacy', dir: 'up', size: o.geoSize, boundMs: physicalBoundMs(geo, 'up', o.geoSize) },
+        samples, summary: summarize(samples, { fctMs: (s) => s.transfers[0]?.fct_ms }) });
+      o.save(out);
+    }
 
-    await b.lab.setLink('lan');
-    const lanPaths: PathSpec[] = [{ name: 'direct', domid: 4 }, { name: 'localack', domid: 5 }, { name: 'haproxy', domid: 6 }];
-    out.cases.push(...await throughputCases(b, lanPaths, probes, { runs: o.runs, bytes: o.lanBytes, parallel: o.parallel, log: o.log }, check));
+    if (o.parts.includes('lan')) {
+      await b.lab.setLink('lan');
+      const lanPaths: PathSpec[] = [{ name: 'direct', domid: 4 }, { name: 'localack', domid: 5 }, { name: 'haproxy', domid: 6 }];
+      out.cases.push(...await throughputCases(b, lanPaths, probes, { runs: o.runs, bytes: o.lanBytes, parallel: o.parallel, log: o.log }, check));
+    }
     await ha.stop();
   } finally {
     await b.lab.down();
   }
-  const g = out.cases[0];
+  const g = out.cases.find((c) => c.name.startsWith('geo'));
   if (g) {
     const bound = g.params.boundMs as number;
     const d = fig(g, 'direct', 'fctMs');

@@ -42,6 +42,7 @@ const { values: a } = parseArgs({
     'mem-seconds': { type: 'string', default: '60' },
     'mem-direct-seconds': { type: 'string', default: '20' },
     set: { type: 'string', default: '' },
+    'haproxy-parts': { type: 'string', default: 'geo,lan' },
     help: { type: 'boolean', short: 'h' },
   },
   strict: true,
@@ -51,6 +52,7 @@ if (a.help) {
   process.stdout.write(`usage: node --import tsx lab/bench/localack.ts [--scenario ${SCENARIOS.join('|')}[,...]] [--runs N] [--out DIR]
   geo:    --legacy-sizes B,B  --modern-sizes B,B (bytes)
   lan:    --lan-bytes B  --parallel 1,4  --lan-profile NAME  --setup-count N  --rate-count N  --rate-parallel N
+  haproxy: --haproxy-parts geo,lan  (the geo upload, the lan throughput)
   memory: --mem-profiles a,b  --mem-guests N  --mem-conns N  --mem-seconds S  --mem-direct-seconds S
   --set k=v[,k=v]: profile options for the localack vifs (xlnet set), e.g. wan_cc=cubic
   --prefix P: lab prefix (scenario letters are appended, e.g. xbng); see lab/bench/README.md\n`);
@@ -107,7 +109,8 @@ async function runOne(s: Scenario): Promise<ScenarioOut> {
         rateParallel: num('rate-parallel', a['rate-parallel']!) });
     case 'haproxy':
       return haproxyScenario({ options, runs, prefix, log: say, save: saver, geoSize: list('legacy-sizes', a['legacy-sizes']!)[0]!,
-        lanBytes: num('lan-bytes', a['lan-bytes']!), parallel: list('parallel', a.parallel!), lanProfile: a['lan-profile']! });
+        lanBytes: num('lan-bytes', a['lan-bytes']!), parallel: list('parallel', a.parallel!), lanProfile: a['lan-profile']!,
+        parts: a['haproxy-parts']!.split(',').filter((x): x is 'geo' | 'lan' => x === 'geo' || x === 'lan') });
     case 'memory':
       return memoryScenario({ options, prefix, log: say, save: saver, profiles: a['mem-profiles']!.split(','), guests: num('mem-guests', a['mem-guests']!),
         connsPerGuest: num('mem-conns', a['mem-conns']!), seconds: num('mem-seconds', a['mem-seconds']!, 20),
