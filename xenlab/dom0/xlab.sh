@@ -43,11 +43,12 @@ xlab_dump() {
   echo "XLAB-FILE-END name=$1"
 }
 
-# xlab_wait SECONDS CMD... : runs CMD every 0.5 s until it exits 0.
+# xlab_wait SECONDS CMD... : runs CMD every 0.5 s until it exits 0, for at
+# most SECONDS of wall-clock time (a slow CMD, e.g. node under TCG, counts).
 xlab_wait() {
-  local limit=$(( $1 * 2 )) i=0; shift
+  local end=$((SECONDS + $1)); shift
   until "$@" >/dev/null 2>&1; do
-    i=$((i + 1)); [ $i -lt $limit ] || return 1
+    [ "$SECONDS" -lt "$end" ] || return 1
     sleep 0.5
   done
 }
@@ -70,9 +71,10 @@ xlab_console_wait() {
 #   --memory MB          (default 128)
 #   --stay               keep the guest running after its script
 #   --cfg LINE           extra line for the xl config (repeatable)
+#   --xl CMD             the toolstack command (default xl; e.g. xl-patched)
 xlab_guest_create() {
   local name=$1; shift
-  local ip="" script="" memory=128 stay=0 vifs=() files=() cfgs=() v
+  local ip="" script="" memory=128 stay=0 vifs=() files=() cfgs=() v xl=xl
   while [ $# -gt 0 ]; do
     case "$1" in
       --ip) ip=$2; shift 2 ;;
@@ -82,6 +84,7 @@ xlab_guest_create() {
       --memory) memory=$2; shift 2 ;;
       --stay) stay=1; shift ;;
       --cfg) cfgs+=("$2"); shift 2 ;;
+      --xl) xl=$2; shift 2 ;;
       *) xlab_log "xlab_guest_create: unknown option '$1'"; return 2 ;;
     esac
   done
@@ -115,7 +118,7 @@ xlab_guest_create() {
     echo "on_crash = \"destroy\""
     for v in "${cfgs[@]}"; do echo "$v"; done
   } >"$dir/$name.cfg"
-  xl create "$dir/$name.cfg"
+  "$xl" create "$dir/$name.cfg"
 }
 
 # Backend directory of a vif in xenstore.
