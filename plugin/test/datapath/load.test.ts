@@ -12,7 +12,7 @@ import {
 } from '../../src/datapath/index.js';
 import { TestCgroup, buildObjects, loadedMaps, loadedPrograms, sh } from './lab.js';
 
-const PROGRAMS = ['xlnet_wan_tune', 'xlnet_flow_event', 'xlnet_count_egr', 'xlnet_count_ing', 'xlnet_relay_ver'];
+const PROGRAMS = ['xlnet_wan_tune', 'xlnet_flow_event', 'xlnet_count_egr', 'xlnet_count_ing', 'xlnet_relay_ver', 'xlnet_relay_spl'];
 const MAPS = ['xlnet_sk', 'xlnet_profiles', 'xlnet_flows', 'xlnet_vif_close', 'xlnet_relay_tar', 'xlnet_relay_sou', 'xlnet_relay_ctl', 'xlnet_relay_sta'];
 
 function isDatapathError(code: string, re: RegExp) {
