@@ -12,7 +12,20 @@
 //            queue is drained by a workqueue (sk_psock_backlog), not in softirq
 //   busy     the whole machine's non-idle time (xfer's two ends included)
 // Reported as medians over the runs of seconds per GB moved. Other work on the
-// machine adds to softirq/kworker/busy: compare medians, not single runs.
+// machine adds to softirq/kworker/busy: compare medians, not single runs (a
+// kworker that exits between two readings makes that run's kworker negative).
+//
+// Measured 2026-11-25 (5 runs x 500 MB, 2 cores shared with other work, 6.18):
+//   path    dir   Mbit/s  daemon s/GB  +softirq+kworker s/GB  busy s/GB
+//   direct  up      1110         0.04                   4.26      14.62
+//   direct  down     773         0.04                   7.06      20.76
+//   user    up       762         2.06                   6.74      21.16
+//   user    down     456         4.64                  15.50      35.20
+//   kernel  up       461         6.10                  13.90      35.24
+//   kernel  down     352         6.21                  17.65      45.88   1/5 corrupted
+// The kernel engine spends most of a LAN transfer in its pass-through path (the
+// verdict passes once the target's queue is at the limit, and a sender that
+// never pauses rarely lets xlnetd catch up), so xlnetd copies most bytes anyway.
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Lab } from '../lab.js';

@@ -34,8 +34,13 @@ export const VERSION = '0.1.0';
 /** A closed flow's tuple stays diverted this long, so the last ACKs of its close reach Dom0. */
 const FORGET_DELAY_MS = 10_000;
 /**
- * What `engine = auto` means on this machine. Measured with lab/bench/engines.ts
- * (see its header for the figures): set from the benchmark, not from taste.
+ * What `engine = auto` means. The rule: the kernel engine only if it is correct
+ * (byte-exact in lab/test/kernel-engine*.test.ts and lab/bench/engines.ts) and
+ * its medians on the `lan` bench beat the user engine on throughput without
+ * costing more CPU per GB (xlnetd + softirq + kworker). Measured (engines.ts,
+ * 5 x 500 MB, 2 shared cores, kernel 6.18): user 762/456 Mbit/s up/down at
+ * 6.7/15.5 CPU-s/GB, kernel 461/352 Mbit/s at 13.9/17.7 CPU-s/GB, and 1 of 5
+ * kernel downloads corrupted. So auto = user.
  */
 export const AUTO_ENGINE: RelayEngine = 'user';
 
