@@ -5,10 +5,13 @@ import { parseArgs } from 'node:util';
 import { Daemon, VERSION } from './daemon.js';
 import { Logger, type Level } from './log.js';
 
-const USAGE = `usage: xlnetd [--config FILE] [--socket PATH] [--state-dir DIR] [--log-level error|warn|info|debug]
+const USAGE = `usage: xlnetd [--config FILE] [--socket PATH] [--state-dir DIR] [--cgroup own|current|none|PATH] [--log-level error|warn|info|debug]
   --config FILE     xlnet.conf (default $XLNET_CONF or /etc/xen/xlnet.conf)
   --socket PATH     control socket (default from the config: /run/xlnet/xlnetd.sock)
   --state-dir DIR   where attachments are remembered across restarts (default /run/xlnet)
+  --cgroup WHERE    where the BPF datapath attaches: own (a cgroup of its own, default),
+                    current (the cgroup xlnetd runs in, e.g. its systemd unit's), none, or a
+                    path below the cgroup v2 root (default $XLNET_CGROUP or own)
 `;
 
 async function main(): Promise<number> {
@@ -17,7 +20,7 @@ async function main(): Promise<number> {
     args = parseArgs({
       options: {
         config: { type: 'string' }, socket: { type: 'string' }, 'state-dir': { type: 'string' },
-        'log-level': { type: 'string' }, help: { type: 'boolean' }, version: { type: 'boolean' },
+        'log-level': { type: 'string' }, cgroup: { type: 'string' }, help: { type: 'boolean' }, version: { type: 'boolean' },
       },
       strict: true,
     }).values;
@@ -40,7 +43,7 @@ async function main(): Promise<number> {
   try {
     daemon = new Daemon({
       configFile: args.config ?? process.env.XLNET_CONF ?? '/etc/xen/xlnet.conf',
-      socket: args.socket, stateDir: args['state-dir'],
+      socket: args.socket, stateDir: args['state-dir'], cgroup: args.cgroup,
       logger: level ? new Logger(level as Level) : undefined,
     });
   } catch (e) {

@@ -77,7 +77,7 @@ test('hook method: writes the config, scripts, sysctl drop-in, unit and manifest
     if (existsSync('/proc/sys/net/bridge')) assert.match(sysctl, /^-net\.bridge\.bridge-nf-call-iptables = 0$/m);
 
     const unit = read(root, 'etc/systemd/system/xlnetd.service');
-    assert.match(unit, /^ExecStart=.*xlnetd.* --config \/etc\/xen\/xlnet\.conf$|^ExecStart=.*daemon\/main\.js --config \/etc\/xen\/xlnet\.conf$/m);
+    assert.match(unit, /^ExecStart=.*(xlnetd|daemon\/main\.js) --config \/etc\/xen\/xlnet\.conf --cgroup current$/m);
     assert.not.match(unit, /@XLNET/);
 
     const m = JSON.parse(read(root, 'var/lib/xlnet/setup-manifest.json'));

@@ -16,8 +16,15 @@ export function renderStatus(s: StatusInfo, socket: string): string {
       ['traffic', `up ${formatBytes(s.bytesUp)}, down ${formatBytes(s.bytesDown)}`],
       ['memory', `rss ${formatBytes(s.memory.rss)}, heap ${formatBytes(s.memory.heapUsed)}, relay buffers ${formatBytes(s.memory.bufferedBytes)}`],
       ['profiles', s.profiles.join(', ')],
+      ...(s.datapath ? [['datapath', datapathText(s.datapath)] as [string, string]] : []),
     ]).trimEnd().replace(/^/gm, '  ') + '\n'
   );
+}
+
+function datapathText(d: NonNullable<StatusInfo['datapath']>): string {
+  const state = d.state === 'loaded' ? `BPF loaded${d.cgroup ? ` (cgroup ${d.cgroup})` : ''}`
+    : d.state === 'off' ? 'off' : `unavailable: ${d.reason ?? 'unknown'} (no WAN-leg tuning or kernel counters)`;
+  return `${state}; relay engine for auto: ${d.autoEngine}`;
 }
 
 const ATTACHMENT_COLUMNS: Column[] = [
