@@ -35,6 +35,15 @@ export function legSettings(p: Profile, leg: 'guest' | 'wan'): LegSettings {
   };
 }
 
+function setBuffer(fd: number, force: number, plain: number, bytes: number, what: string): void {
+  const v = Math.min(bytes, 0x3fffffff);
+  try {
+    libc.setInt(fd, libc.SOL_SOCKET, force, v, `${what}FORCE`);
+  } catch {
+    libc.setInt(fd, libc.SOL_SOCKET, plain, v, what);
+  }
+}
+
 /** Applies the settings; a congestion control the kernel lacks is reported, not fatal. */
 export function applyLeg(fd: number, s: LegSettings): string[] {
   const warnings: string[] = [];
@@ -44,8 +53,12 @@ export function applyLeg(fd: number, s: LegSettings): string[] {
     warnings.push(`congestion control '${s.cc}' unavailable (${(e as Error).message}); kernel default kept`);
   }
   // 0 means "leave the kernel's autotuning alone".
-  if (s.sndbuf > 0) libc.setInt(fd, libc.SOL_SOCKET, libc.SO_SNDBUF, Math.min(s.sndbuf, 0x3fffffff), 'SO_SNDBUF');
-  if (s.rcvbuf > 0) libc.setInt(fd, libc.SOL_SOCKET, libc.SO_RCVBUF, Math.min(s.rcvbuf, 0x3fffffff), 'SO_RCVBUF');
+  // The profile's sizes are the operator's choice: net.core.wmem_max/rmem_max
+  // (4 MiB in a fresh namespace, below one BDP of a satellite or
+  // transcontinental link) must not silently cap them, hence the FORCE
+  // variants (xlnetd runs as root), with the capped ones as a fallback.
+  if (s.sndbuf > 0) setBuffer(fd, libc.SO_SNDBUFFORCE, libc.SO_SNDBUF, s.sndbuf, 'SO_SNDBUF');
+  if (s.rcvbuf > 0) setBuffer(fd, libc.SO_RCVBUFFORCE, libc.SO_RCVBUF, s.rcvbuf, 'SO_RCVBUF');
   libc.setInt(fd, libc.IPPROTO_TCP, libc.TCP_NODELAY, s.nodelay ? 1 : 0, 'TCP_NODELAY');
   if (s.notsentLowat > 0) libc.setInt(fd, libc.IPPROTO_TCP, libc.TCP_NOTSENT_LOWAT, s.notsentLowat, 'TCP_NOTSENT_LOWAT');
   if (s.keepalive) {
