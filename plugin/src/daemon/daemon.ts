@@ -19,7 +19,6 @@ import {
 import { routeScope } from '../steering/routes.js';
 import { TransparentListener } from '../service/listener.js';
 import { SplitConnection, forgetSplice, type Endpoint, type RelayEngine } from '../service/split-connection.js';
-import { legSettings } from '../service/tcp-options.js';
 import { loadDatapath, enterDaemonCgroup, TuningSlots, type Datapath, type DaemonCgroup } from '../datapath/index.js';
 import { judgeDestination, localAddresses, plainIp } from '../service/policy.js';
 import { VifAttachment, vifPlacement } from './attachment.js';
@@ -298,10 +297,9 @@ export class Daemon {
     if (dp && this.tuning) {
       try {
         dp.reassignSocket(fdOf(s), { attachment: att.id, profile: 0 });
-        const wan = legSettings(p, 'wan');
-        slot = this.tuning.acquire({
-          initcwnd: p.wan_initcwnd || 0, cc: availableCc(p.wan_cc), sndbuf: wan.sndbuf, rcvbuf: wan.rcvbuf,
-        });
+        // Buffers are set from user space before connect() with SO_*BUFFORCE
+        // (tcp-options.ts); bpf_setsockopt would cap them at wmem_max/rmem_max.
+        slot = this.tuning.acquire({ initcwnd: p.wan_initcwnd || 0, cc: availableCc(p.wan_cc), sndbuf: 0, rcvbuf: 0 });
       } catch (e) {
         this.log.warn(`${att.vif}: flow ${id} not tuned: ${(e as Error).message}`);
       }
