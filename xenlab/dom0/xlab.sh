@@ -63,7 +63,8 @@ xlab_console_wait() {
 
 # xlab_guest_create NAME [options] : writes /var/lib/xlab/guests/NAME.cfg and
 # runs `xl create`. The guest boots the lab's kernel and DomU initrd.
-#   --ip A.B.C.D/N       eth0 address (gateway: Dom0, $XLAB_DOM0_IP)
+#   --ip A.B.C.D/N       eth0 address (gateway: $XLAB_GUEST_GW: Dom0, or the
+#                        router after xlab_remote_up --on-bridge)
 #   --vif SPEC           an xl vif spec; repeat for more vifs
 #                        (default: bridge=xenbr0)
 #   --script FILE        shell script the guest runs after its network is up
@@ -101,7 +102,7 @@ xlab_guest_create() {
   cp "$XLAB_SHARE/domu-initrd.cpio.gz" "$dir/initrd.gz"
   (cd "$dir/root" && find . -mindepth 1 | cpio -o -H newc 2>/dev/null | gzip) >>"$dir/initrd.gz"
   local extra="console=hvc0 quiet"
-  [ -z "$ip" ] || extra="$extra xlab.ip=$ip xlab.gw=$XLAB_DOM0_IP"
+  [ -z "$ip" ] || extra="$extra xlab.ip=$ip xlab.gw=$XLAB_GUEST_GW"
   [ $stay = 0 ] || extra="$extra xlab.stay=1"
   {
     echo "name = \"$name\""
@@ -131,29 +132,71 @@ xlab_vif_wait() {
   xlab_wait "$3" sh -c "[ \"\$(xenstore-read $p/hotplug-status 2>/dev/null)\" = connected ]"
 }
 
-# xlab_remote_up [--delay D] [--rate R] : the remote host, a netns reached
-# from guests through Dom0 (routed: xenbr0 -> Dom0 -> veth) over a long,
-# rate-limited path: `tc qdisc ... netem delay D rate R` on both ends of the
-# veth, so D is added each way. Defaults: 50ms each way (100 ms RTT), 10mbit.
+# xlab_remote_up [--delay D] [--rate R] [--on-bridge] : the remote host, a
+# netns over a long, rate-limited path: `tc qdisc ... netem delay D rate R`
+# on both ends of the WAN link, so D is added each way. Defaults: 50ms each
+# way (100 ms RTT), 10mbit.
+#   default      Dom0 routes: guests (gateway Dom0) -> xenbr0 -> Dom0 ->
+#                veth xxl-wan0 (Dom0 10.89.0.1) -> remote 10.89.0.2.
+#   --on-bridge  as on a host whose NIC is in xenbr0: a router netns
+#                (xxl-gw, 10.88.0.254) is a port of xenbr0 and routes to the
+#                remote; guests and Dom0 reach the remote through it (guests
+#                created afterwards get it as their gateway).
+XLAB_GW_NS=xxl-gw
+XLAB_GW_IP=10.88.0.254
+XLAB_GUEST_GW=$XLAB_DOM0_IP
+XLAB_WAN_ENDS=()                 # "netns dev" of both ends of the shaped link
 xlab_remote_up() {
-  local delay=50ms rate=10mbit
+  local delay=50ms rate=10mbit bridged=0
   while [ $# -gt 0 ]; do
     case "$1" in
       --delay) delay=$2; shift 2 ;;
       --rate) rate=$2; shift 2 ;;
+      --on-bridge) bridged=1; shift ;;
       *) xlab_log "xlab_remote_up: unknown option '$1'"; return 2 ;;
     esac
   done
   ip netns add "$XLAB_REMOTE_NS" || return 1
-  ip link add xxl-wan0 type veth peer name eth0 netns "$XLAB_REMOTE_NS" || return 1
-  ip addr add "$XLAB_WAN_DOM0_IP/24" dev xxl-wan0
-  ip link set xxl-wan0 up
   ip -n "$XLAB_REMOTE_NS" link set lo up
+  if [ $bridged = 1 ]; then
+    ip netns add "$XLAB_GW_NS" || return 1
+    ip -n "$XLAB_GW_NS" link set lo up
+    ip link add xxl-lan0 type veth peer name eth0 netns "$XLAB_GW_NS" || return 1
+    ip link set xxl-lan0 master "$XLAB_BRIDGE" up
+    ip -n "$XLAB_GW_NS" addr add "$XLAB_GW_IP/24" dev eth0
+    ip -n "$XLAB_GW_NS" link set eth0 up
+    ip -n "$XLAB_GW_NS" link add eth1 type veth peer name eth0 netns "$XLAB_REMOTE_NS" || return 1
+    ip -n "$XLAB_GW_NS" addr add "$XLAB_WAN_DOM0_IP/24" dev eth1
+    ip -n "$XLAB_GW_NS" link set eth1 up
+    ip netns exec "$XLAB_GW_NS" sh -c 'echo 1 >/proc/sys/net/ipv4/ip_forward'
+    ip route add "${XLAB_REMOTE_IP%.*}.0/24" via "$XLAB_GW_IP" dev "$XLAB_BRIDGE" || return 1
+    XLAB_GUEST_GW=$XLAB_GW_IP
+    XLAB_WAN_ENDS=("$XLAB_GW_NS eth1" "$XLAB_REMOTE_NS eth0")
+  else
+    ip link add xxl-wan0 type veth peer name eth0 netns "$XLAB_REMOTE_NS" || return 1
+    ip addr add "$XLAB_WAN_DOM0_IP/24" dev xxl-wan0
+    ip link set xxl-wan0 up
+    XLAB_WAN_ENDS=("- xxl-wan0" "$XLAB_REMOTE_NS eth0")
+  fi
   ip -n "$XLAB_REMOTE_NS" addr add "$XLAB_REMOTE_IP/24" dev eth0
   ip -n "$XLAB_REMOTE_NS" link set eth0 up
   ip -n "$XLAB_REMOTE_NS" route add default via "$XLAB_WAN_DOM0_IP"
-  tc qdisc add dev xxl-wan0 root netem delay "$delay" rate "$rate" limit 10000 || return 1
-  ip netns exec "$XLAB_REMOTE_NS" tc qdisc add dev eth0 root netem delay "$delay" rate "$rate" limit 10000 || return 1
+  xlab_wan_shape delay "$delay" rate "$rate"
+}
+
+# xlab_wan_shape NETEM-ARGS... : replaces the netem qdisc on both ends of the
+# WAN link (delete and add: `change` keeps an old rate it is not given).
+xlab_wan_shape() {
+  local e ns dev
+  for e in "${XLAB_WAN_ENDS[@]}"; do
+    read -r ns dev <<<"$e"
+    if [ "$ns" = - ]; then tc qdisc del dev "$dev" root 2>/dev/null
+      tc qdisc add dev "$dev" root netem "$@" limit 10000 || return 1
+    else
+      ip netns exec "$ns" tc qdisc del dev "$dev" root 2>/dev/null
+      ip netns exec "$ns" tc qdisc add dev "$dev" root netem "$@" limit 10000 || return 1
+    fi
+  done
 }
 
 # xlab_remote CMD... : runs CMD on the remote host.
