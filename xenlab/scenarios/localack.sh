@@ -331,10 +331,17 @@ xlab_wan_shape delay "$DELAY" rate "$RATE"
 
 # --- xlnetd stopped: required fails, the rest comes up unsplit -------------------------
 phase required
-kill -TERM "$xlnetd_pid"; xlab_wait 30 sh -c "! kill -0 $xlnetd_pid"
+# A control client is connected (the flow watcher, as `xlnet top` would be):
+# SIGTERM must still stop xlnetd.
+t0=$EPOCHREALTIME
+kill -TERM "$xlnetd_pid"
+xlab_wait 20 sh -c "! kill -0 $xlnetd_pid"
+gone=$?
+xlab_result stop-with-client $((gone == 0 ? 1 : 0)) "xlnetd $( [ $gone = 0 ] && echo "exited $(elapsed "$t0") s after SIGTERM" || echo "still running 20 s after SIGTERM") with a control client connected; its log: $(tail -n 2 "$XLNETD_LOG" | cut -d' ' -f1,3- | oneline 200)"
 kill "$flowwatch_pid" 2>/dev/null
+xlab_wait 60 sh -c "! kill -0 $xlnetd_pid"
 tables=$(nft list tables 2>/dev/null | grep -c xlnet)
-[ "$tables" = 0 ]; xlab_result stop-fail-open $((1 - $?)) "after SIGTERM to xlnetd: $tables xlnet nftables tables left (guests' connections go direct)"
+[ "$tables" = 0 ]; xlab_result stop-fail-open $((1 - $?)) "xlnetd stopped $(elapsed "$t0") s after SIGTERM: $tables xlnet nftables tables left (guests' connections go direct)"
 echo 'echo "GUEST up"' >/tmp/req.sh
 (
   t0=$EPOCHREALTIME

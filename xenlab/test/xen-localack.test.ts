@@ -22,7 +22,7 @@ const EXPECTED = [
   'installed', 'xlnetd-up', 'xlnetd-datapath', 'a-create', 'b-create', 'a-hotplug-attached', 'b-not-asked',
   'attached-exactly-a', 'a-flow-visible', 'a-upload-exact', 'a-download-exact', 'b-upload-direct', 'b-untouched',
   'a-flows-counted', 'a-network-attach', 'a-network-detach', 'a-destroy-held', 'a-destroyed-delivered',
-  'a-destroy-detached', 'stop-fail-open', 'required-create-fails', 'failopen-attach',
+  'a-destroy-detached', 'stop-with-client', 'stop-fail-open', 'required-create-fails', 'failopen-attach',
 ];
 const EXPECTED_PATCHED = ['patched-localack-attached', 'patched-list-l', 'patched-required-attach-fails'];
 
