@@ -4,6 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 import { Lab, REPO } from '../lab.js';
 import { call } from '../../plugin/src/daemon/client.js';
@@ -107,6 +108,17 @@ test('a stopped xlnetd (SIGTERM) removes its rules and policy routes', async () 
   const ipr = await run(['ip', 'rule'], { ns: lab.ns.dom0 });
   assert.not.match(ipr.stdout, '0x584e');
   allOk(await lab.transfer(1, { dir: 'up', size: '1m' }));
+});
+
+test('SIGTERM stops xlnetd at once even with a control client connected (xlnet top)', async () => {
+  socket = (await lab.startDaemon('')).socket;
+  const held = net.connect(socket);
+  await new Promise((r) => held.once('connect', r));
+  const t0 = Date.now();
+  await lab.stopDaemon('SIGTERM');
+  held.destroy();
+  assert.ok(Date.now() - t0 < 2500, `xlnetd took ${Date.now() - t0} ms to stop`);
+  assert.match(readFileSync(join(lab.dir, 'logs', 'xlnetd.log'), 'utf8'), 'xlnetd stopped');
 });
 
 test('a bad xlnet.conf stops xlnetd with an error naming file, line and key', async () => {

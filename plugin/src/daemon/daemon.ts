@@ -95,6 +95,8 @@ export class Daemon {
   stateDir: string;
   listenPort = 0;
   private stopping = false;
+  /** open control connections: a stop must not wait for them (`xlnet top` stays connected) */
+  private controlClients = new Set<net.Socket>();
   /** set once this instance owns the policy routes (a refused second instance must not remove the first's) */
   private routingInstalled = false;
   /** the BPF datapath (tuning, counters, kernel relay); undefined when unavailable */
@@ -593,6 +595,8 @@ export class Daemon {
   }
 
   private serveControl(c: net.Socket): void {
+    this.controlClients.add(c);
+    c.on('close', () => this.controlClients.delete(c));
     let buf = '';
     let chain = Promise.resolve();
     c.setEncoding('utf8');
@@ -681,7 +685,9 @@ export class Daemon {
     if (this.stopping) return;
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
-    await new Promise<void>((r) => (this.control ? this.control.close(() => r()) : r()));
+    const closed = new Promise<void>((r) => (this.control ? this.control.close(() => r()) : r()));
+    for (const c of this.controlClients) c.destroy();
+    await closed;
     if (this.control) rmSync(this.socketPath, { force: true });
     await this.listener.close();
     await this.nft.close();

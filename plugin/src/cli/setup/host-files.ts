@@ -1,5 +1,6 @@
 // The host files setup writes besides xlnet.conf: the sysctl drop-in and the
 // systemd unit (from templates/xlnetd.service).
+import { hostPath } from './paths.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../version-info.js';
@@ -52,15 +53,20 @@ function onPath(name: string): string | undefined {
   return undefined;
 }
 
-/** How to run xlnet and xlnetd here: installed commands (npm -g, a package), else node with this package's build. */
-export function xlnetdCommand(): { xlnetd: string; xlnet: string; installed: boolean } {
+/**
+ * How to run xlnet and xlnetd here: installed commands (npm -g, a package),
+ * else node with this package's build. With `--root DIR` (a staged install),
+ * paths inside DIR are written as the installed system will see them.
+ */
+export function xlnetdCommand(sysRoot = '/'): { xlnetd: string; xlnet: string; installed: boolean } {
+  const seen = (p: string) => hostPath(sysRoot, p);
   const xlnetd = onPath('xlnetd');
   const xlnet = onPath('xlnet');
-  if (xlnetd && xlnet) return { xlnetd, xlnet, installed: true };
+  if (xlnetd && xlnet) return { xlnetd: seen(xlnetd), xlnet: seen(xlnet), installed: true };
   const root = packageRoot();
   return {
-    xlnetd: `${process.execPath} ${join(root, 'plugin/dist/daemon/main.js')}`,
-    xlnet: `${process.execPath} ${join(root, 'plugin/dist/cli/main.js')}`,
+    xlnetd: `${process.execPath} ${seen(join(root, 'plugin/dist/daemon/main.js'))}`,
+    xlnet: `${process.execPath} ${seen(join(root, 'plugin/dist/cli/main.js'))}`,
     installed: false,
   };
 }
@@ -79,8 +85,8 @@ export function renderWrapper(command: string): string {
   return `#!/bin/sh\n# ${WRAPPER_MARK}; removed by \`xlnet setup --uninstall\`.\nexec ${command} "$@"\n`;
 }
 
-export function renderUnit(confPath: string): string {
+export function renderUnit(confPath: string, sysRoot = '/'): string {
   const template = readFileSync(join(packageRoot(), 'templates/xlnetd.service'), 'utf8');
-  const cmd = xlnetdCommand();
+  const cmd = xlnetdCommand(sysRoot);
   return template.replaceAll('@XLNETD@', cmd.xlnetd).replaceAll('@XLNET@', cmd.xlnet).replaceAll('@XLNET_CONF@', confPath);
 }

@@ -133,7 +133,7 @@ export function planSetup(
     want(join(paths.scriptsDir, s.rel), readFileSync(s.src, 'utf8'), s.mode, 'vif hotplug script: runs `xlnet hotplug` when a guest vif comes and goes');
   }
 
-  const cmd = xlnetdCommand();
+  const cmd = xlnetdCommand(paths.root);
   if (!cmd.installed) {
     want(under(paths.root, '/usr/local/sbin/xlnet'), renderWrapper(cmd.xlnet), 0o755, 'runs xlnet (the hotplug hook calls `xlnet hotplug` from PATH)');
     want(under(paths.root, '/usr/local/sbin/xlnetd'), renderWrapper(cmd.xlnetd), 0o755, 'runs xlnetd');
@@ -142,7 +142,7 @@ export function planSetup(
   }
 
   want(paths.sysctlDropin, renderSysctlDropin(a, facts.bridgeNetfilter), 0o644, 'kernel settings (applied at boot)');
-  want(paths.unit, renderUnit(confHostPath), 0o644, 'systemd unit of xlnetd');
+  want(paths.unit, renderUnit(confHostPath, paths.root), 0o644, 'systemd unit of xlnetd');
 
   if (a.method !== 'hook' && a.rewriteConfigs) {
     for (const name of a.domains) {
