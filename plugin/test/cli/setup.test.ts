@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir, xlnet } from './helpers.js';
+import { REPO, tempDir, xlnet } from './helpers.js';
 import { snapshot } from './tree.js';
 
 const WEB = `# the web server
@@ -68,7 +68,7 @@ test('hook method: writes the config, scripts, sysctl drop-in, unit and manifest
 
     assert.is(statSync(join(root, 'etc/xen/scripts/vif-localack')).mode & 0o777, 0o755);
     assert.is(statSync(join(root, 'etc/xen/scripts/vif-post.d/xlnet.hook')).mode & 0o777, 0o755);
-    assert.is(read(root, 'etc/xen/scripts/vif-localack'), read('/work/main', 'hotplug-scripts/vif-localack'));
+    assert.is(read(root, 'etc/xen/scripts/vif-localack'), read(REPO, 'hotplug-scripts/vif-localack'));
 
     const sysctl = read(root, 'etc/sysctl.d/60-xlnet.conf');
     assert.match(sysctl, /^net\.ipv4\.tcp_fwmark_accept = 1$/m);
