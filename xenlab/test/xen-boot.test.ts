@@ -6,6 +6,7 @@
 // build (empty cache, apt downloads included) is made in a throw-away cache;
 // XENLAB_SKIP_COLD=1 skips it (saves ~45 s of CPU when iterating).
 import { test } from 'uvu';
+import { children, runChild, type Run } from './run-child.js';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
@@ -24,30 +25,7 @@ const EXPECTED = [
 ];
 const RUN_TIMEOUT_S = 900;
 
-interface Run { code: number | null; signal: string | null; out: string; secs: number }
-
-const children = new Set<number>();
-// A test process that dies must not leave the lab running: run.sh kills its
-// QEMU when it gets SIGTERM.
-process.on('exit', () => { for (const pid of children) { try { process.kill(-pid, 'SIGTERM'); } catch { /* gone */ } } });
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, limitS: number): Promise<Run> {
-  return new Promise((done) => {
-    const t0 = Date.now();
-    const child = spawn(cmd, args, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    const pid = child.pid!;
-    children.add(pid);
-    let out = '';
-    child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
-    child.stderr.on('data', (b: Buffer) => { out += b.toString(); });
-    const timer = setTimeout(() => { try { process.kill(-pid, 'SIGTERM'); } catch { /* gone */ } }, limitS * 1000);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      children.delete(pid);
-      done({ code, signal, out, secs: (Date.now() - t0) / 1000 });
-    });
-  });
-}
+const run = (cmd: string, args: string[], env: NodeJS.ProcessEnv, limitS: number): Promise<Run> => runChild(cmd, args, limitS, { env });
 
 const env = { ...process.env };
 const timings: Record<string, string> = {};

@@ -6,8 +6,9 @@
 // vs fail-open, and the patched xl's localack=1 when libxl-patch's tree is
 // built. Every XLAB-RESULT of the scenario is one assertion here.
 import { test } from 'uvu';
+import { runChild, type Run } from './run-child.js';
 import * as assert from 'uvu/assert';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -26,27 +27,7 @@ const EXPECTED = [
 ];
 const EXPECTED_PATCHED = ['patched-localack-attached', 'patched-list-l', 'patched-required-attach-fails'];
 
-interface Run { code: number | null; signal: string | null; out: string; secs: number }
-const children = new Set<number>();
-process.on('exit', () => { for (const pid of children) { try { process.kill(-pid, 'SIGTERM'); } catch { /* gone */ } } });
-
-function run(cmd: string, args: string[], limitS: number, cwd = repo): Promise<Run> {
-  return new Promise((done) => {
-    const t0 = Date.now();
-    const child = spawn(cmd, args, { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    const pid = child.pid!;
-    children.add(pid);
-    let out = '';
-    child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
-    child.stderr.on('data', (b: Buffer) => { out += b.toString(); });
-    const timer = setTimeout(() => { try { process.kill(-pid, 'SIGTERM'); } catch { /* gone */ } }, limitS * 1000);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      children.delete(pid);
-      done({ code, signal, out, secs: (Date.now() - t0) / 1000 });
-    });
-  });
-}
+const run = (cmd: string, args: string[], limitS: number, cwd = repo): Promise<Run> => runChild(cmd, args, limitS, { cwd });
 const field = (out: string, key: string) => new RegExp(`^${key}=(.*)$`, 'm').exec(out)?.[1] ?? '';
 
 const timings: Record<string, string> = {};
