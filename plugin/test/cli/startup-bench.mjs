@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+// How long the built `xlnet` takes to start and finish a few cheap verbs, and
+// how many modules each loads. Not a test (timings are too noisy to assert);
+// numbers for reports. Build first: npx tsc -p plugin/tsconfig.json
+//
+//   node plugin/test/cli/startup-bench.mjs [runs]    (default 10 runs per case)
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const repo = new URL('../../../', import.meta.url).pathname;
+const main = join(repo, 'plugin/dist/cli/main.js');
+const register = new URL('./module-log/register.mjs', import.meta.url).pathname;
+const runs = Number(process.argv[2] ?? 10);
+const cases = [
+  ['version'],
+  ['hotplug'],
+  ['help'],
+  ['status', '--socket', '/nonexistent'],
+];
+// No daemon socket and no config: every case takes the same path everywhere.
+// (XLNET_SOCKET is removed, not emptied: an empty one is taken as the path.)
+const env = { ...process.env, XLNET_CONF: '/nonexistent/xlnet.conf' };
+delete env.XLNET_SOCKET;
+
+function modulesLoaded(args) {
+  const dir = mkdtempSync(join(tmpdir(), 'xlnet-bench-'));
+  try {
+    const log = join(dir, 'modules');
+    spawnSync(process.execPath, ['--import', register, main, ...args], { env: { ...env, XLNET_MODULE_LOG: log } });
+    const all = new Set(readFileSync(log, 'utf8').split('\n').filter(Boolean));
+    const files = [...all].filter((u) => !u.startsWith('node:'));
+    return { files: files.length, builtins: all.size - files.length, deps: files.filter((u) => u.includes('/node_modules/')).length };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+
+console.log(`node ${process.versions.node}, ${runs} runs per case, wall time of the whole process`);
+console.log('case                                 exit  median ms  min ms  max ms  modules (of them node_modules)  builtins');
+for (const args of cases) {
+  const times = [];
+  let code;
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    const r = spawnSync(process.execPath, [main, ...args], { env, stdio: 'ignore' });
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    code = r.status;
+  }
+  const m = modulesLoaded(args);
+  console.log(`${args.join(' ').padEnd(36)} ${String(code).padStart(4)}  ${median(times).toFixed(0).padStart(9)}  ${Math.min(...times).toFixed(0).padStart(6)}  ${Math.max(...times).toFixed(0).padStart(6)}  ${String(m.files).padStart(7)} (${m.deps})${' '.repeat(21)}${String(m.builtins).padStart(4)}`);
+}
