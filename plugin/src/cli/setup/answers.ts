@@ -7,7 +7,7 @@ import type { Values } from '../verb.js';
 import type { DomainConfigFile } from '../xen-host.js';
 import type { HostFacts } from './host-checks.js';
 import type { Manifest } from './manifest.js';
-import { METHODS, type Method } from './vif-rewrite.js';
+import { METHODS, type Method } from './methods.js';
 
 export type Mode = 'bridge' | 'route';
 

@@ -3,9 +3,7 @@
 // Only the quoted vif entries change; comments, layout and every other
 // setting stay byte for byte, so the diff the user confirms is small.
 import type { DomainConfigFile } from '../xen-host.js';
-
-export type Method = 'hook' | 'script' | 'xl';
-export const METHODS: readonly Method[] = ['hook', 'script', 'xl'];
+import type { Method } from './methods.js';
 
 export const LOCALACK_SCRIPT = 'vif-localack';
 

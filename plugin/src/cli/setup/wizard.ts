@@ -8,7 +8,8 @@ import type { DomainConfigFile } from '../xen-host.js';
 import { profileChoices, type PartialAnswers, type SetupAnswers, type Mode } from './answers.js';
 import type { HostFacts } from './host-checks.js';
 import { hostPath } from './paths.js';
-import { rewriteDomainConfig, type Method } from './vif-rewrite.js';
+import type { Method } from './methods.js';
+import { rewriteDomainConfig } from './vif-rewrite.js';
 import { readFileSync } from 'node:fs';
 
 export interface WizardContext {
