@@ -1,8 +1,5 @@
 // `xlnet status`: is xlnetd up, what is attached, how much went through.
-import type { AttachmentInfo, StatusInfo } from '../../daemon/protocol.js';
-import { connect, request } from '../daemon-call.js';
-import { EXIT } from '../exit-codes.js';
-import { renderAttachments, renderStatus } from '../format/daemon-views.js';
+// The code that asks xlnetd is in status-run.ts, loaded when the verb runs.
 import type { Verb } from '../verb.js';
 
 export const statusVerb: Verb = {
@@ -17,19 +14,5 @@ export const statusVerb: Verb = {
   json: true,
   daemon: true,
   args: { min: 0, max: 0 },
-  async run(ctx) {
-    const { client, socket } = await connect(ctx);
-    try {
-      const status = await request<StatusInfo>(client, socket, { op: 'status' }, 'status');
-      const attachments = await request<AttachmentInfo[]>(client, socket, { op: 'list' }, 'status');
-      if (ctx.json) {
-        ctx.io.out(JSON.stringify({ socket, daemon: status, attachments }, null, 2) + '\n');
-      } else {
-        ctx.io.out(renderStatus(status, socket) + '\n' + renderAttachments(attachments));
-      }
-      return EXIT.OK;
-    } finally {
-      client.close();
-    }
-  },
+  run: async (ctx) => (await import('./status-run.js')).runStatus(ctx),
 };
