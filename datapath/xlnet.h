@@ -114,6 +114,11 @@ struct xlnet_relay_stat {
 	__u64 passed;     /* bytes the verdict gave to the daemon instead */
 	__u32 passing;    /* 1: the direction runs through the daemon until it caught up */
 	__u32 no_target;  /* times the target or its flow record was missing */
+	__u64 trimmed;    /* bytes cut off the front of skbs that repeated handed-on data */
+	__u32 next_seq;   /* TCP sequence number of the next byte to hand on */
+	__u32 seq_known;  /* 1: next_seq is set (at establishment, or by the first skb) */
+	__u32 gaps;       /* skbs that started after next_seq (never expected: see relay.bpf.c) */
+	__u32 faults;     /* skbs that could not be examined or cut: the daemon resets the connection */
 };
 
 #endif

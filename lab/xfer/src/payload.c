@@ -1,7 +1,11 @@
 #include "payload.h"
 
 #include <endian.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* splitmix64 (Vigna): the usual way to seed xorshift lanes from one seed;
  * any seed, 0 included, gives well-mixed, distinct lane states. */
@@ -85,6 +89,43 @@ void payload_check_init(struct payload_check *c, uint64_t seed)
 	payload_init(&c->expect, seed);
 	c->offset = 0;
 	c->first_bad = UINT64_MAX;
+	c->seed = seed;
+	c->dump_fd = -1;
+	c->dump_left = 0;
+}
+
+/* How much a diagnosis dump holds: enough to see where a bad run ends. */
+#define DUMP_BYTES (8u << 20)
+
+static void dump_write(struct payload_check *c, const uint8_t *buf, size_t n)
+{
+	if (c->dump_fd < 0 || c->dump_left == 0)
+		return;
+	if (n > c->dump_left)
+		n = (size_t)c->dump_left;
+	if (write(c->dump_fd, buf, n) != (ssize_t)n) {
+		close(c->dump_fd);
+		c->dump_fd = -1;
+		return;
+	}
+	c->dump_left -= n;
+	if (c->dump_left == 0) {
+		close(c->dump_fd);
+		c->dump_fd = -1;
+	}
+}
+
+static void dump_open(struct payload_check *c, uint64_t offset)
+{
+	const char *prefix = getenv("XFER_DUMP_BAD");
+	char path[4096];
+
+	if (!prefix || !*prefix)
+		return;
+	snprintf(path, sizeof path, "%s.%llu.%llu", prefix, (unsigned long long)c->seed,
+		 (unsigned long long)offset);
+	c->dump_fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	c->dump_left = DUMP_BYTES;
 }
 
 /* Compare in slices of this size: big enough for memcmp to run at memory
@@ -94,6 +135,9 @@ void payload_check_init(struct payload_check *c, uint64_t seed)
 void payload_check_feed(struct payload_check *c, const uint8_t *buf, size_t n)
 {
 	uint8_t exp[CHECK_SLICE];
+
+	if (c->first_bad != UINT64_MAX)
+		dump_write(c, buf, n);
 
 	/* After the first difference the rest carries no more information
 	 * (everything after a lost byte differs), so stop paying for it. */
@@ -105,6 +149,8 @@ void payload_check_feed(struct payload_check *c, const uint8_t *buf, size_t n)
 			while (exp[i] == buf[i])
 				i++;
 			c->first_bad = c->offset + i;
+			dump_open(c, c->offset);
+			dump_write(c, buf, n);
 		}
 		c->offset += k;
 		buf += k;

@@ -31,6 +31,13 @@ struct payload_check {
 	struct payload expect;
 	uint64_t offset;    /* stream offset of the next byte to check */
 	uint64_t first_bad; /* offset of the first differing byte, UINT64_MAX if none */
+	/* Diagnosis (XFER_DUMP_BAD=PREFIX in the environment): the received bytes
+	 * from the slice holding the first bad byte on, up to DUMP_BYTES, go to
+	 * PREFIX.<seed>.<stream offset of the dump's first byte> for
+	 * lab/repro/locate to tell where they came from. */
+	uint64_t seed;
+	int dump_fd;
+	uint64_t dump_left;
 };
 
 void payload_check_init(struct payload_check *c, uint64_t seed);

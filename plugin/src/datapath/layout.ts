@@ -19,7 +19,7 @@ export const SIZES = {
   fd: 4, // int: socket storage maps are keyed by the socket's fd from user space
   u32: 4,
   relayCtl: 32, // struct xlnet_relay_ctl
-  relayStat: 24, // struct xlnet_relay_stat
+  relayStat: 48, // struct xlnet_relay_stat
 } as const;
 
 /** XLNET_TUNE_* bits: settings the kernel refused for a socket. */
@@ -205,6 +205,12 @@ export interface RelayStat {
   passed: number;
   passing: boolean;
   noTarget: number;
+  /** bytes of TCP retransmissions that overlapped data already handed on, cut off by the verdict */
+  trimmed: number;
+  /** skbs that started beyond the next expected byte (a kernel fault: never seen) */
+  gaps: number;
+  /** skbs the verdict could not examine or cut (the connection must be reset) */
+  faults: number;
 }
 
 export function encodeRelayCtl(c: RelayCtl): Buffer {
@@ -222,5 +228,8 @@ export function decodeRelayStat(b: Buffer): RelayStat {
     passed: Number(b.readBigUInt64LE(8)),
     passing: b.readUInt32LE(16) !== 0,
     noTarget: b.readUInt32LE(20),
+    trimmed: Number(b.readBigUInt64LE(24)),
+    gaps: b.readUInt32LE(40),
+    faults: b.readUInt32LE(44),
   };
 }

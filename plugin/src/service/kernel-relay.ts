@@ -34,7 +34,7 @@ import net from 'node:net';
 import * as libc from '../ffi/libc.js';
 
 export interface RelayCtl { peer: bigint; limit: number; baseAcked: number; forwarded: number }
-export interface RelayStat { redirected: number; passed: number; passing: boolean; noTarget: number }
+export interface RelayStat { redirected: number; passed: number; passing: boolean; noTarget: number; trimmed: number; gaps: number; faults: number }
 
 /** What the engine needs from the datapath (plugin/src/datapath Datapath fits). */
 export interface RelayMaps {
@@ -271,6 +271,12 @@ export class KernelRelay {
   }
 
   private checkHealth(): void {
+    for (const d of Object.values(this.dirs)) {
+      let st: RelayStat | undefined;
+      try { st = this.maps.relayStat(d.src.cookie); } catch { st = undefined; }
+      // The verdict dropped an skb it could not make safe (relay.bpf.c): reset, never deliver a hole.
+      if (st && st.faults > 0) { this.fail(d.src.name, 'EIO'); return; }
+    }
     for (const l of Object.values(this.legs)) {
       let state = 0;
       try { state = libc.tcpInfo(l.fd).state; } catch { continue; }
