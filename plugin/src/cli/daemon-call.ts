@@ -2,7 +2,6 @@
 // project's one control client, and turns its errors into messages that say
 // what to do, with the exit code that fits.
 import { existsSync, readFileSync } from 'node:fs';
-import { checkXlnetConf } from '../config/index.js';
 import { ControlClient, ControlError, socketPath } from '../daemon/client.js';
 import type { Request } from '../daemon/protocol.js';
 import { CliError } from './cli-error.js';
@@ -12,17 +11,20 @@ import type { Ctx } from './verb.js';
 const TIMEOUT_MS = 10_000;
 
 /** --socket, else $XLNET_SOCKET, else the config's [daemon] socket, else the default. */
-export function resolveSocket(ctx: Ctx): string {
+export async function resolveSocket(ctx: Ctx): Promise<string> {
   const flag = ctx.values.socket as string | undefined;
   if (flag !== undefined) return socketPath(flag);
   if (ctx.io.env.XLNET_SOCKET) return ctx.io.env.XLNET_SOCKET;
-  return socketPath(configuredSocket(ctx.configPath));
+  return socketPath(await configuredSocket(ctx.configPath));
 }
 
-function configuredSocket(file: string): string | undefined {
+async function configuredSocket(file: string): Promise<string | undefined> {
   // A broken or unreadable config must not stop `xlnet status` from asking
   // the daemon; `xlnet config check` is where its errors are reported.
   if (!existsSync(file)) return undefined;
+  // Loaded only when there is a file to read: without one, status and
+  // version start without the config module.
+  const { checkXlnetConf } = await import('../config/index.js');
   try {
     return checkXlnetConf(readFileSync(file, 'utf8'), file).config?.daemon.socket;
   } catch {
@@ -59,7 +61,7 @@ export function controlErrorToCli(e: ControlError, socket: string, what: string)
 
 /** A connection for several requests (status, top); errors become CliErrors. */
 export async function connect(ctx: Ctx): Promise<{ client: ControlClient; socket: string }> {
-  const socket = resolveSocket(ctx);
+  const socket = await resolveSocket(ctx);
   try {
     return { client: await ControlClient.connect({ socket, timeoutMs: TIMEOUT_MS }), socket };
   } catch (e) {

@@ -3,12 +3,12 @@
 // `main.ts` calls it with the process's streams; tests call it in-process.
 import { parseArgs } from 'node:util';
 import { CliError, usageError } from './cli-error.js';
+import { DEFAULT_CONF_PATH } from './conf-path.js';
 import { EXIT } from './exit-codes.js';
 import { generalHelp, verbHelp } from './help-text.js';
 import type { Io } from './io.js';
 import { allOptions, type Ctx, type Values, type Verb } from './verb.js';
 import { VERBS, findVerb } from './verbs/index.js';
-import { DEFAULT_CONF_PATH } from '../config/index.js';
 
 /** Flags that take a value, so `xlnet --socket X status` finds the verb. */
 const VALUE_FLAGS = new Set(['--socket', '--config']);

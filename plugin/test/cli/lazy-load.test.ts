@@ -9,6 +9,8 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DEFAULT_CONF_PATH as CLI_DEFAULT_CONF_PATH } from '../../src/cli/conf-path.js';
+import { DEFAULT_CONF_PATH } from '../../src/config/index.js';
 import { REPO, tempDir } from './helpers.js';
 
 /** A private build, so the test neither needs nor races with `npm run build` into plugin/dist. */
@@ -94,6 +96,10 @@ test('setup itself loads its implementation (so the checks above can see it)', (
   } finally {
     cleanup();
   }
+});
+
+test('the CLI\'s copy of the default xlnet.conf path (kept to not load config/) is config\'s', () => {
+  assert.is(CLI_DEFAULT_CONF_PATH, DEFAULT_CONF_PATH);
 });
 
 test.run();

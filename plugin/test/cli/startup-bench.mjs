@@ -3,14 +3,16 @@
 // how many modules each loads. Not a test (timings are too noisy to assert);
 // numbers for reports. Build first: npx tsc -p plugin/tsconfig.json
 //
-//   node plugin/test/cli/startup-bench.mjs [runs]    (default 10 runs per case)
+//   node plugin/test/cli/startup-bench.mjs [runs] [main.js ...]
+// (default 10 runs per case, of plugin/dist/cli/main.js; several builds are
+// run in turn, case by case, so a busy machine slows them alike)
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const repo = new URL('../../../', import.meta.url).pathname;
-const main = join(repo, 'plugin/dist/cli/main.js');
+const mains = process.argv.length > 3 ? process.argv.slice(3) : [join(repo, 'plugin/dist/cli/main.js')];
 const register = new URL('./module-log/register.mjs', import.meta.url).pathname;
 const runs = Number(process.argv[2] ?? 10);
 const cases = [
@@ -24,7 +26,7 @@ const cases = [
 const env = { ...process.env, XLNET_CONF: '/nonexistent/xlnet.conf' };
 delete env.XLNET_SOCKET;
 
-function modulesLoaded(args) {
+function modulesLoaded(main, args) {
   const dir = mkdtempSync(join(tmpdir(), 'xlnet-bench-'));
   try {
     const log = join(dir, 'modules');
@@ -40,16 +42,22 @@ function modulesLoaded(args) {
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 
 console.log(`node ${process.versions.node}, ${runs} runs per case, wall time of the whole process`);
-console.log('case                                 exit  median ms  min ms  max ms  modules (of them node_modules)  builtins');
+mains.forEach((m, i) => console.log(`build ${i}: ${m}`));
+console.log('case                               build  exit  median ms  min ms  max ms  modules (of them node_modules)  builtins');
 for (const args of cases) {
-  const times = [];
-  let code;
+  const times = mains.map(() => []);
+  const codes = [];
   for (let i = 0; i < runs; i++) {
-    const t0 = process.hrtime.bigint();
-    const r = spawnSync(process.execPath, [main, ...args], { env, stdio: 'ignore' });
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-    code = r.status;
+    mains.forEach((main, b) => {
+      const t0 = process.hrtime.bigint();
+      const r = spawnSync(process.execPath, [main, ...args], { env, stdio: 'ignore' });
+      times[b].push(Number(process.hrtime.bigint() - t0) / 1e6);
+      codes[b] = r.status;
+    });
   }
-  const m = modulesLoaded(args);
-  console.log(`${args.join(' ').padEnd(36)} ${String(code).padStart(4)}  ${median(times).toFixed(0).padStart(9)}  ${Math.min(...times).toFixed(0).padStart(6)}  ${Math.max(...times).toFixed(0).padStart(6)}  ${String(m.files).padStart(7)} (${m.deps})${' '.repeat(21)}${String(m.builtins).padStart(4)}`);
+  mains.forEach((main, b) => {
+    const m = modulesLoaded(main, args);
+    const t = times[b];
+    console.log(`${args.join(' ').padEnd(36)} ${String(b).padStart(3)} ${String(codes[b]).padStart(5)}  ${median(t).toFixed(0).padStart(9)}  ${Math.min(...t).toFixed(0).padStart(6)}  ${Math.max(...t).toFixed(0).padStart(6)}  ${String(m.files).padStart(7)} (${m.deps})${' '.repeat(21)}${String(m.builtins).padStart(4)}`);
+  });
 }
