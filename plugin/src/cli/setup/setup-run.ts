@@ -3,7 +3,8 @@
 // xlnet.conf, the hotplug scripts, a sysctl drop-in, the systemd unit and -
 // if asked - the chosen guests' vif lines. Shows every change before making
 // it; --dry-run only shows; --uninstall undoes what the manifest says setup
-// did. Loaded only when setup runs: it brings in @inquirer/prompts.
+// did. The prompts (wizard.ts, @inquirer/prompts) are loaded only when
+// there is someone to ask: not with --yes, nor without a terminal.
 import { spawnSync } from 'node:child_process';
 import { CliError, usageError } from '../cli-error.js';
 import { EXIT } from '../exit-codes.js';
@@ -20,8 +21,6 @@ import { xlnetdCommand } from './host-files.js';
 import { readManifest, type Manifest } from './manifest.js';
 import { hostPath, setupPaths, type SetupPaths } from './paths.js';
 import { planSetup, type FileChange } from './plan.js';
-import { askAnswers, confirmApply } from './wizard.js';
-import { confirm } from '@inquirer/prompts';
 
 /** Runs fn under an ora spinner on a terminal; plain otherwise (no spinner in CI or pipes). */
 async function step<T>(io: Io, text: string, fn: () => Promise<T> | T): Promise<T> {
@@ -110,7 +109,7 @@ async function runUninstall(ctx: Ctx, paths: SetupPaths, dryRun: boolean, intera
   io.out(`  ${hostPath(paths.root, paths.manifest)}: remove\n`);
   for (const d of [...m.dirs].reverse()) io.out(`  ${d}/: remove if empty\n`);
   if (dryRun) return EXIT.OK;
-  if (interactive && !(await confirm({ message: 'Undo all this?', default: true }))) {
+  if (interactive && !(await (await import('@inquirer/prompts')).confirm({ message: 'Undo all this?', default: true }))) {
     io.out('Nothing changed.\n');
     return EXIT.FAILED;
   }
@@ -168,6 +167,7 @@ export async function runSetup(ctx: Ctx): Promise<number> {
   let answers: SetupAnswers;
   if (interactive) {
     section(io, 'Questions');
+    const { askAnswers } = await import('./wizard.js');
     answers = await askAnswers(given, defaults, { io, root: paths.root, facts: report.facts, domains, current });
   } else {
     const missing = (['mode', 'profile', 'domains', 'method'] as const).filter((k) => given[k] === undefined);
@@ -208,7 +208,7 @@ export async function runSetup(ctx: Ctx): Promise<number> {
     if (paths.root === '/') io.out('\nThen: sysctl -p /etc/sysctl.d/60-xlnet.conf; systemctl enable --now xlnetd (when systemd runs)\n');
     return EXIT.OK;
   }
-  if (interactive && !(await confirmApply(plan.changes.length))) {
+  if (interactive && !(await (await import('./wizard.js')).confirmApply(plan.changes.length))) {
     io.out('Nothing changed.\n');
     return EXIT.FAILED;
   }
