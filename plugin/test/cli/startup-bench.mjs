@@ -20,11 +20,14 @@ const cases = [
   ['hotplug'],
   ['help'],
   ['status', '--socket', '/nonexistent'],
+  // What libxl runs; without XENBUS_PATH the hotplug module refuses after loading.
+  ['hotplug', 'online'],
 ];
 // No daemon socket and no config: every case takes the same path everywhere.
 // (XLNET_SOCKET is removed, not emptied: an empty one is taken as the path.)
 const env = { ...process.env, XLNET_CONF: '/nonexistent/xlnet.conf' };
 delete env.XLNET_SOCKET;
+delete env.XENBUS_PATH;
 
 function modulesLoaded(main, args) {
   const dir = mkdtempSync(join(tmpdir(), 'xlnet-bench-'));
