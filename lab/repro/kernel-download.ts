@@ -17,12 +17,34 @@ const { values: a } = parseArgs({ options: {
   dir: { type: 'string', default: 'down' }, engine: { type: 'string', default: 'kernel' },
   prefix: { type: 'string', default: 'xkr' }, profile: { type: 'string', default: 'modern' },
   extra: { type: 'string', default: '' },
+  ackloss: { type: 'boolean', default: false },
+  dataloss: { type: 'string', default: '0' },
 } });
 process.env.XLNET_KERNEL_ENGINE = 'experimental';
 const out = join('/tmp', `xlnet-repro-${a.prefix}`);
 mkdirSync(out, { recursive: true });
 process.env.XFER_DUMP_BAD = join(out, 'bad');
 execFileSync('make', ['-s', '-C', join(REPO, 'lab/repro')], { stdio: 'inherit' });
+
+/** Drops Dom0's pure ACKs towards the remote in the gateway, 150 ms of every 600: the
+ * remote's retransmission timer fires and it sends again what Dom0 already has. */
+function ackLoss(ns: string): () => void {
+  const nft = (cmd: string) => { try { execFileSync('ip', ['netns', 'exec', ns, 'nft', cmd]); } catch { /* ignore */ } };
+  nft('add table inet xrepro; add chain inet xrepro f { type filter hook forward priority 0; }');
+  let on = false;
+  const t = setInterval(() => {
+    on = !on;
+    nft(on ? 'add rule inet xrepro f tcp sport != 5001 tcp dport 5001 meta length < 120 drop' : 'flush chain inet xrepro f');
+  }, 300);
+  return () => { clearInterval(t); nft('delete table inet xrepro'); };
+}
+
+/** Drops this many per mille of the remote's data packets in the gateway. */
+function dataLoss(ns: string, permille: number): () => void {
+  const nft = (cmd: string) => execFileSync('ip', ['netns', 'exec', ns, 'nft', cmd]);
+  nft(`add table inet xrepro; add chain inet xrepro f { type filter hook forward priority 0; }; add rule inet xrepro f tcp sport 5001 meta length > 200 numgen random mod 1000 < ${permille} drop`);
+  return () => { try { nft('delete table inet xrepro'); } catch { /* gone */ } };
+}
 
 const lab = await Lab.up({ prefix: a.prefix!, link: 'lan' });
 try {
@@ -39,7 +61,8 @@ try {
   const WATCH = ['TcpRetransSegs', 'TcpExtTCPDSACKOldSent', 'TcpExtTCPDSACKOfoSent', 'TcpExtTCPOFOQueue', 'TcpExtTCPOFOMerge', 'TcpExtTCPRcvCoalesce', 'TcpExtTCPBacklogDrop', 'TcpExtTCPRcvQDrop', 'TcpExtTCPZeroWindowDrop', 'IpExtInNoECTPkts'];
   for (let i = 0; i < Number(a.runs); i++) {
     const n0 = nstat();
-    const r = await lab.transfer(1, { dir: a.dir as 'up' | 'down', size: a.size!, timeoutSec: 300 });
+    const stop = a.ackloss ? ackLoss(lab.ns.gw) : Number(a.dataloss) > 0 ? dataLoss(lab.ns.gw, Number(a.dataloss)) : undefined;
+    const r = await lab.transfer(1, { dir: a.dir as 'up' | 'down', size: a.size!, timeoutSec: 300 }).finally(() => stop?.());
     const t = r.transfers[0]! as unknown as Record<string, unknown>;
     if (!t.ok || t.sha256_sender !== t.sha256_receiver) bad++;
     const n1 = nstat();
