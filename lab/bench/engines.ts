@@ -34,8 +34,6 @@ import type { FlowInfo } from '../../plugin/src/daemon/protocol.js';
 
 const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '5' }, size: { type: 'string', default: '500m' }, json: { type: 'string' } } });
 const RUNS = Number(args.runs);
-// engine = kernel is refused by default (it corrupted large downloads): run it anyway here.
-process.env.XLNET_KERNEL_ENGINE = 'experimental';
 const SIZE = args.size!;
 const CLK_TCK = 100; // USER_HZ on Linux x86_64
 

@@ -20,7 +20,6 @@ const { values: a } = parseArgs({ options: {
   ackloss: { type: 'boolean', default: false },
   dataloss: { type: 'string', default: '0' },
 } });
-process.env.XLNET_KERNEL_ENGINE = 'experimental';
 const out = join('/tmp', `xlnet-repro-${a.prefix}`);
 mkdirSync(out, { recursive: true });
 process.env.XFER_DUMP_BAD = join(out, 'bad');

@@ -12,8 +12,6 @@ import { call } from '../../plugin/src/daemon/client.js';
 import type { FlowInfo, StatusInfo } from '../../plugin/src/daemon/protocol.js';
 import { run, sleep } from '../exec.js';
 
-// engine = kernel is refused unless xlnetd is told to run it anyway (daemon.ts KERNEL_ENGINE_ENV).
-process.env.XLNET_KERNEL_ENGINE = 'experimental';
 
 const PREFIX = 'xkim';
 const BUFFER = 1024 * 1024; // profile `buffer = 1m`

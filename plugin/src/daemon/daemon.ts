@@ -43,18 +43,6 @@ const FORGET_DELAY_MS = 10_000;
  */
 export const AUTO_ENGINE: RelayEngine = 'user';
 
-/**
- * The kernel engine is refused unless this environment variable says
- * `experimental`: in the lab on kernel 6.18 it corrupted 500 MB downloads
- * (remote -> guest) even while every byte went through the kernel's own
- * redirect (no hand-off through xlnetd involved), and under sustained
- * backpressure most bytes take the slower pass-through path anyway.
- * lab/test/kernel-engine*.test.ts run it with the variable set.
- */
-export const KERNEL_ENGINE_ENV = 'XLNET_KERNEL_ENGINE';
-const KERNEL_ENGINE_BROKEN = 'engine = kernel is disabled: the sockmap relay corrupted large downloads in testing on this ' +
-  `kernel (see plugin/src/service/kernel-relay.ts); use engine = user or auto. To run it anyway for testing, start xlnetd with ${KERNEL_ENGINE_ENV}=experimental`;
-
 export class RequestError extends Error {
   constructor(readonly code: ErrorCode, message: string) { super(message); }
 }
@@ -190,7 +178,6 @@ export class Daemon {
       return `engine = kernel needs the BPF kernel relay, which is not available here (${why ?? 'unknown'}); ` +
         'use engine = user or auto (xlnet status shows the datapath)';
     }
-    if (process.env[KERNEL_ENGINE_ENV] !== 'experimental') return KERNEL_ENGINE_BROKEN;
     return undefined;
   }
 
