@@ -6,6 +6,7 @@ import { fmtSize, physicalBoundMs, table, windowBoundMs } from '../scenario.js';
 import { fmtRatio, fmtStats, ratio, routeInitcwnd, sec, sideBySide, type PathSpec } from './measure.js';
 import { fig, finishScenario, initcwndSeen, newScenario, summarize, type ScenarioOut } from './report.js';
 import { addGuests, benchLab, SATELLITE } from './setup.js';
+import { summarizeTrace, type TcpInfoPoint } from './trace.js';
 
 export interface GeoOptions {
   guest: 'legacy' | 'modern';
@@ -17,6 +18,12 @@ export interface GeoOptions {
   options: Record<string, string>;
   /** called after every case, so partial results survive an interrupted run */
   save: (s: ScenarioOut) => void;
+  /** directions to run (default both) */
+  dirs?: Array<'up' | 'down'>;
+  /** paths to run (default both); localack alone for quick sweeps of settings */
+  paths?: Array<'direct' | 'localack'>;
+  /** record the WAN leg's tcp_info every 100 ms in the localack samples (trace.ts) */
+  trace?: boolean;
 }
 
 export async function geoScenario(o: GeoOptions): Promise<ScenarioOut> {
@@ -29,14 +36,23 @@ export async function geoScenario(o: GeoOptions): Promise<ScenarioOut> {
     out.setup.routeInitcwnd = await routeInitcwnd(b.lab.ns.dom0);
     out.setup.xlnetd = await b.daemonInfo();
     out.setup.attachments = await b.attachments();
-    const paths: PathSpec[] = [{ name: 'direct', domid: 1 }, { name: 'localack', domid: 2 }];
-    for (const dir of ['up', 'down'] as const) {
+    const wanted = o.paths ?? ['direct', 'localack'];
+    const paths: PathSpec[] = ([{ name: 'direct', domid: 1 }, { name: 'localack', domid: 2 }] as PathSpec[]).filter((p) => (wanted as string[]).includes(p.name));
+    const rttMs = link.up.delayMs + link.down.delayMs;
+    for (const dir of o.dirs ?? ['up', 'down'] as const) {
       for (const size of o.sizes) {
         o.log(`  ${name}: ${dir} ${fmtSize(size)}, ${o.runs} runs per path`);
-        const samples = await sideBySide(b.lab, paths, { dir, size, timeoutSec: 900 }, o.runs, () => [b.splitProbe()], o.log, b.wanWatcher());
+        const samples = await sideBySide(b.lab, paths, { dir, size, timeoutSec: 900 }, o.runs, () => [b.splitProbe()], o.log, b.wanWatcher(o.trace));
         for (const s of samples) {
           const expect = s.path === 'localack' ? 1 : 0;
           if (s.extra.split !== expect) { s.ok = false; s.errors.push(`${s.path}: xlnetd split ${s.extra.split} connections, expected ${expect}`); }
+          const w = s.watched as { tcpInfo?: TcpInfoPoint[]; tcpInfoSummary?: unknown } | undefined;
+          if (w?.tcpInfo) {
+            const t = summarizeTrace(w.tcpInfo, rttMs);
+            w.tcpInfoSummary = t;
+            if (t) o.log(`      run ${s.run + 1} WAN leg: busy ${t.busyMs} ms, rwnd_limited ${t.rwndLimitedMs} ms, sndbuf_limited ${t.sndbufLimitedMs} ms, retrans ${t.retrans}, max cwnd ${t.maxCwnd}; per RTT acked KB/cwnd/snd_wnd KB: ` +
+              t.perRtt.map((r) => `${r.ackedKB}/${r.cwnd}/${r.sndWndKB}`).join(' '));
+          }
         }
         out.cases.push({
           name: `${dir} ${fmtSize(size)}`,
@@ -53,8 +69,9 @@ export async function geoScenario(o: GeoOptions): Promise<ScenarioOut> {
   const rows = out.cases.map((c) => {
     const d = fig(c, 'direct', 'fctMs'), l = fig(c, 'localack', 'fctMs');
     const bound = c.params.boundMs as number;
+    const show = (path: 'direct' | 'localack') => (c.summary[path] ? fmtStats(path === 'direct' ? d : l, sec) : 'not run');
     const loads = c.samples.map((s) => s.load1);
-    return [c.params.dir as string, fmtSize(c.params.size as number), fmtStats(d, sec), fmtStats(l, sec), sec(bound),
+    return [c.params.dir as string, fmtSize(c.params.size as number), show('direct'), show('localack'), sec(bound),
       fmtRatio(ratio(d.median, l.median), 1), fmtRatio(ratio(l.median, bound)),
       `${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)}`];
   });

@@ -43,6 +43,9 @@ const { values: a } = parseArgs({
     'mem-direct-seconds': { type: 'string', default: '20' },
     set: { type: 'string', default: '' },
     'haproxy-parts': { type: 'string', default: 'geo,lan' },
+    dirs: { type: 'string', default: 'up,down' },
+    paths: { type: 'string', default: 'direct,localack' },
+    trace: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
   },
   strict: true,
@@ -50,7 +53,8 @@ const { values: a } = parseArgs({
 
 if (a.help) {
   process.stdout.write(`usage: node --import tsx lab/bench/localack.ts [--scenario ${SCENARIOS.join('|')}[,...]] [--runs N] [--out DIR]
-  geo:    --legacy-sizes B,B  --modern-sizes B,B (bytes)
+  geo:    --legacy-sizes B,B  --modern-sizes B,B (bytes)  --dirs up,down  --paths direct,localack
+          --trace (the WAN leg's tcp_info every 100 ms in the localack samples: cwnd, snd_wnd, rwnd_limited, ...)
   lan:    --lan-bytes B  --parallel 1,4  --lan-profile NAME  --setup-count N  --rate-count N  --rate-parallel N
   haproxy: --haproxy-parts geo,lan  (the geo upload, the lan throughput)
   memory: --mem-profiles a,b  --mem-guests N  --mem-conns N  --mem-seconds S  --mem-direct-seconds S
@@ -70,6 +74,12 @@ for (const s of scenarios) {
   if (!(SCENARIOS as readonly string[]).includes(s)) { process.stderr.write(`unknown scenario '${s}' (known: ${SCENARIOS.join(', ')})\n`); process.exit(2); }
 }
 const runs = num('runs', a.runs!);
+const oneOf = <T extends string>(name: string, v: string, known: readonly T[]): T[] => v.split(',').map((x) => {
+  if (!(known as readonly string[]).includes(x.trim())) { process.stderr.write(`--${name}: unknown '${x}' (known: ${known.join(', ')})\n`); process.exit(2); }
+  return x.trim() as T;
+});
+const dirs = oneOf('dirs', a.dirs!, ['up', 'down'] as const);
+const paths = oneOf('paths', a.paths!, ['direct', 'localack'] as const);
 const options: Record<string, string> = {};
 for (const kv of a.set!.split(',').filter(Boolean)) {
   const i = kv.indexOf('=');
@@ -81,7 +91,7 @@ const LETTER: Record<Scenario, string> = { 'geo-legacy': 'g', 'geo-modern': 'm',
 
 const say = (s: string) => process.stdout.write(`${s}\n`);
 mkdirSync(a.out!, { recursive: true });
-const file = join(a.out!, `localack-${scenarios.join('+')}${a.set ? `-${a.set.replace(/[^a-z0-9=_-]+/gi, '_')}` : ''}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+const file = join(a.out!, `localack-${scenarios.join('+')}${a.set ? `-${a.set.replace(/[^a-z0-9=_-]+/gi, '_')}` : ''}${a.paths === 'localack' ? '-localack-only' : ''}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
 const doc = {
   tool: 'lab/bench/localack.ts', commit: gitCommit(REPO), host: hostname(), cpus: cpus().length,
   argv: process.argv.slice(2), startedAt: new Date().toISOString(), finishedAt: null as string | null,
@@ -101,7 +111,7 @@ async function runOne(s: Scenario): Promise<ScenarioOut> {
   switch (s) {
     case 'geo-legacy':
     case 'geo-modern':
-      return geoScenario({ options, guest: s === 'geo-legacy' ? 'legacy' : 'modern', runs, prefix, log: say, save: saver,
+      return geoScenario({ options, dirs, paths, trace: a.trace!, guest: s === 'geo-legacy' ? 'legacy' : 'modern', runs, prefix, log: say, save: saver,
         sizes: list('sizes', s === 'geo-legacy' ? a['legacy-sizes']! : a['modern-sizes']!) });
     case 'lan':
       return lanScenario({ options, runs, prefix, log: say, save: saver, bytes: num('lan-bytes', a['lan-bytes']!), parallel: list('parallel', a.parallel!),

@@ -10,6 +10,7 @@ import { call } from '../../plugin/src/daemon/client.js';
 import type { AttachmentInfo, StatusInfo } from '../../plugin/src/daemon/protocol.js';
 import { PROFILE_PRESETS, presetSettings, renderXlnetConf } from '../../plugin/src/config/index.js';
 import { watchWanLeg, type Probe, type Watcher } from './measure.js';
+import { traceWanLeg } from './trace.js';
 
 export const SATELLITE = PROFILE_PRESETS.find((p) => p.name === 'satellite')!;
 
@@ -33,8 +34,8 @@ export interface BenchLab {
   attachments(): Promise<AttachmentInfo[]>;
   /** the code and datapath the numbers were measured with */
   daemonInfo(): Promise<Record<string, unknown>>;
-  /** watches the localack path's WAN leg: initial cwnd, engine */
-  wanWatcher(): Watcher;
+  /** watches the localack path's WAN leg: initial cwnd, engine; with `trace`, tcp_info every 100 ms */
+  wanWatcher(trace?: boolean): Watcher;
   /** profile options set on every localack vif (`--set`), e.g. { wan_cc: 'cubic' } */
   options: Record<string, string>;
 }
@@ -65,7 +66,12 @@ export async function benchLab(prefix: string, link: string, profile: string, op
           distBuilt: statSync(join(REPO, 'plugin/dist/daemon/main.js')).mtime.toISOString(),
         };
       },
-      wanWatcher: () => (p) => (p.name === 'localack' ? watchWanLeg(lab.ns.dom0, d.socket, NET.remote4, XFER_PORT) : undefined),
+      wanWatcher: (trace = false) => (p) => {
+        if (p.name !== 'localack') return undefined;
+        const w = watchWanLeg(lab.ns.dom0, d.socket, NET.remote4, XFER_PORT);
+        if (!trace) return w;
+        return Promise.all([w, traceWanLeg(lab.ns.dom0, NET.remote4, XFER_PORT)]).then(([a, tcpInfo]) => ({ ...a, tcpInfo }));
+      },
     };
   } catch (e) {
     await lab.down().catch(() => undefined);
