@@ -80,6 +80,27 @@ export function ensureBuilt(): void {
   }
 }
 
+/** XLNET_TEST_ENGINE=kernel: the relay engine the lab's correctness suites run
+ * with (lab/test/*-kernel.test.ts set it). Every profile of a daemon the lab
+ * starts then says `engine = kernel`; the default profile is declared for it. */
+export function withTestEngine(conf: string, engine = process.env.XLNET_TEST_ENGINE): string {
+  if (!engine || engine === 'user') return conf;
+  // Appended at the end of each profile section, so the lines a test's config
+  // has keep their numbers up to there (errors name file:line).
+  const out: string[] = [];
+  let inProfile = false;
+  for (const line of conf.replace(/\n$/, '').split('\n')) {
+    if (/^\[/.test(line)) {
+      if (inProfile) out.push(`engine = ${engine}`);
+      inProfile = /^\[profile [^\]]+\]/.test(line);
+    }
+    out.push(line);
+  }
+  if (inProfile) out.push(`engine = ${engine}`);
+  if (!/^\[profile default\]/m.test(conf)) out.push('[profile default]', `engine = ${engine}`);
+  return out.join('\n') + '\n';
+}
+
 export type VifMode = 'bridge' | 'route';
 
 export interface GuestSpec {
@@ -395,7 +416,7 @@ export class Lab {
   async startDaemon(confText = '', extraArgs: string[] = []): Promise<Daemon> {
     ensureBuilt();
     const conf = join(this.dir, 'xlnet.conf');
-    writeFileSync(conf, confText);
+    writeFileSync(conf, withTestEngine(confText));
     const socket = join(this.dir, 'xlnetd.sock');
     const logPath = join(this.dir, 'logs', 'xlnetd.log');
     // Only what this start writes counts: the log is appended to across restarts.

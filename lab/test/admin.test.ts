@@ -8,11 +8,11 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { Lab, REPO } from '../lab.js';
 import { call } from '../../plugin/src/daemon/client.js';
-import { allOk, controller } from './support.js';
+import { allOk, controller, ENGINE_SUFFIX } from './support.js';
 import type { AttachmentInfo, StatusInfo } from '../../plugin/src/daemon/protocol.js';
 import { run, sleep, waitFor } from '../exec.js';
 
-const PREFIX = 'xlm';
+const PREFIX = 'xlm' + ENGINE_SUFFIX;
 let lab: Lab;
 let socket = '';
 const ctl = controller(() => socket);

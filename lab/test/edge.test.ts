@@ -5,11 +5,11 @@ import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { Lab, NET, REPO } from '../lab.js';
 import { call } from '../../plugin/src/daemon/client.js';
-import { allOk, controller } from './support.js';
+import { allOk, controller, ENGINE_SUFFIX } from './support.js';
 import type { FlowInfo, StatusInfo } from '../../plugin/src/daemon/protocol.js';
 import { run, sleep, waitFor } from '../exec.js';
 
-const PREFIX = 'xle';
+const PREFIX = 'xle' + ENGINE_SUFFIX;
 let lab: Lab;
 let socket = '';
 const ctl = controller(() => socket);

@@ -1,9 +1,5 @@
-// The kernel relay engine (engine = kernel): the correctness cases of
-// localack.test.ts with the bytes spliced in the kernel, and the sockmap
-// hazards of shared/docs/platform.md: the backlog stays bounded however fast
-// the guest pushes, a FIN follows the last byte, resets are carried, and
-// connections that end mid-stream, half-close or get reset lose nothing that
-// was acknowledged.
+// The kernel relay engine (engine = kernel): large transfers with the bytes
+// spliced in the kernel, and the kernel's own byte counts in `flows`.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
@@ -50,14 +46,12 @@ test('the daemon runs the kernel engine', async () => {
   assert.ok(st.datapath?.kernelEngine, JSON.stringify(st.datapath));
 });
 
-test('byte-exact uploads and downloads through the kernel engine, 0 B to 300 MB, IPv4 and IPv6', async () => {
+// The correctness cases (byte-exact 0 B-100 MB, parallel, half-close, resets,
+// steering, set/drain/reset, restart, idle, vanishing guests) run with this
+// engine in localack-kernel, edge-kernel and admin-kernel.test.ts; here what is
+// the kernel engine's own.
+test('large transfers stay byte-exact with every byte through the kernel (100 MB up, 300 MB down)', async () => {
   const before = (await status()).flowsTotal;
-  for (const size of [0, 1, 100_000, 10_000_000]) {
-    for (const dir of ['up', 'down'] as const) {
-      allOk(await lab.transfer(1, { dir, size }));
-      allOk(await lab.transfer(1, { dir, size, ipv6: true }));
-    }
-  }
   const big = lab.transfer(1, { dir: 'up', size: '100m' });
   await sleep(300);
   const flows = await ctl<FlowInfo[]>({ op: 'flows' });
@@ -66,34 +60,8 @@ test('byte-exact uploads and downloads through the kernel engine, 0 B to 300 MB,
   // 300 MB down: before the verdict cut TCP's repeated bytes (relay.bpf.c),
   // downloads this large through the lab's lan link arrived corrupted.
   allOk(await lab.transfer(1, { dir: 'down', size: '300m', timeoutSec: 240 }));
-  assert.is((await status()).flowsTotal - before, 18, 'every transfer went through the service');
-});
-
-test('20 transfers in parallel, from a modern and a legacy guest at once', async () => {
-  const [a, b] = await Promise.all([
-    lab.transfer(1, { dir: 'up', size: '2m', count: 20, parallel: 20 }),
-    lab.transfer(2, { dir: 'down', size: '2m', count: 20, parallel: 20 }),
-  ]);
-  allOk(a); allOk(b);
-  assert.is(a.transfers.length + b.transfers.length, 40);
-});
-
-test('half-close: a guest that shuts its write side still receives the rest', async () => {
-  const r = await lab.probe(lab.guest(1).ns, ['connect', NET.remote4, '7007', '@200000']);
-  assert.is(r.error, null);
-  assert.is((r.received as string).length, 200_000, 'all echoed bytes arrived after the guest half-closed');
-});
-
-test('a reset from the remote reaches the guest', async () => {
-  const r = await lab.probe(lab.guest(1).ns, ['connect', NET.remote4, '7008']);
-  assert.is(r.error, 'ECONNRESET');
-});
-
-test('a closed port gives the guest a reset', async () => {
-  const r = await lab.probe(lab.guest(1).ns, ['connect', NET.remote4, '7999']);
-  assert.ok(r.error === 'ECONNRESET' || r.error === 'ECONNREFUSED', `got ${String(r.error)}`);
-  const r6 = await lab.probe(lab.guest(1).ns, ['connect', NET.remote6, '7999']);
-  assert.ok(r6.error === 'ECONNRESET' || r6.error === 'ECONNREFUSED', `got ${String(r6.error)}`);
+  allOk(await lab.transfer(1, { dir: 'down', size: '100m', ipv6: true }));
+  assert.is((await status()).flowsTotal - before, 3, 'every transfer went through the service');
 });
 
 test('flows count the bytes the kernel relayed', async () => {

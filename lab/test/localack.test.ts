@@ -6,11 +6,11 @@ import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { Lab, NET, REPO } from '../lab.js';
 import { call } from '../../plugin/src/daemon/client.js';
-import { allOk, controller } from './support.js';
+import { allOk, controller, ENGINE_SUFFIX, TEST_ENGINE } from './support.js';
 import type { AttachmentInfo, FlowInfo, StatusInfo } from '../../plugin/src/daemon/protocol.js';
 import { run } from '../exec.js';
 
-const PREFIX = 'xla';
+const PREFIX = 'xla' + ENGINE_SUFFIX;
 let lab: Lab;
 let socket = '';
 const ctl = controller(() => socket);
@@ -128,6 +128,7 @@ test('flows shows live split connections with addresses and bytes', async () => 
   assert.ok(f, JSON.stringify(flows));
   assert.ok(f!.guest.startsWith(lab.guest(1).ip4));
   assert.ok(f!.bytesUp > 0 && f!.bytesDown > 0);
+  assert.is(f!.engine, TEST_ENGINE, 'the flow is relayed by the engine under test');
   await running;
 });
 

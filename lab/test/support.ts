@@ -15,3 +15,8 @@ export function allOk(r: XferReport): void {
 export function controller(socket: () => string) {
   return <T>(req: Parameters<typeof call>[0]) => call<T>(req, { socket: socket() });
 }
+
+/** The relay engine under test (XLNET_TEST_ENGINE, see lab.ts withTestEngine) and
+ * a lab prefix suffix, so the kernel run of a suite never shares its namespaces. */
+export const TEST_ENGINE = process.env.XLNET_TEST_ENGINE === 'kernel' ? 'kernel' : 'user';
+export const ENGINE_SUFFIX = TEST_ENGINE === 'kernel' ? 'k' : '';
