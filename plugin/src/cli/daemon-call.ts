@@ -2,9 +2,9 @@
 // project's one control client, and turns its errors into messages that say
 // what to do, with the exit code that fits.
 import { existsSync, readFileSync } from 'node:fs';
-import { ControlClient, ControlError, socketPath } from '../daemon/client.js';
+import { ControlClient, ControlError, DEFAULT_SOCKET } from '../daemon/client.js';
 import type { Request } from '../daemon/protocol.js';
-import { CliError } from './cli-error.js';
+import { CliError, usageError } from './cli-error.js';
 import { EXIT } from './exit-codes.js';
 import type { Ctx } from './verb.js';
 
@@ -13,9 +13,11 @@ const TIMEOUT_MS = 10_000;
 /** --socket, else $XLNET_SOCKET, else the config's [daemon] socket, else the default. */
 export async function resolveSocket(ctx: Ctx): Promise<string> {
   const flag = ctx.values.socket as string | undefined;
-  if (flag !== undefined) return socketPath(flag);
+  if (flag === '') throw usageError(`xlnet ${ctx.verb.name}: --socket needs a path (got an empty one)`, ctx.verb.name);
+  if (flag !== undefined) return flag;
+  // An empty XLNET_SOCKET counts as unset, as in the daemon's client.
   if (ctx.io.env.XLNET_SOCKET) return ctx.io.env.XLNET_SOCKET;
-  return socketPath(await configuredSocket(ctx.configPath));
+  return (await configuredSocket(ctx.configPath)) || DEFAULT_SOCKET;
 }
 
 async function configuredSocket(file: string): Promise<string | undefined> {

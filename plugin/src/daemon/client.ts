@@ -17,7 +17,8 @@ export interface ClientOptions {
 
 /** The socket path: explicit, else $XLNET_SOCKET, else the default. */
 export function socketPath(explicit?: string): string {
-  return explicit ?? process.env.XLNET_SOCKET ?? DEFAULT_SOCKET;
+  // An empty XLNET_SOCKET counts as unset (as a shell's `XLNET_SOCKET= cmd` means).
+  return explicit ?? (process.env.XLNET_SOCKET || DEFAULT_SOCKET);
 }
 
 export class ControlClient {

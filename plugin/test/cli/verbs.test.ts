@@ -51,6 +51,18 @@ test('daemon unreachable: XLNET_SOCKET is used and named', async () => {
   assert.ok(r.err.includes(NOWHERE));
 });
 
+test('an empty XLNET_SOCKET counts as unset; an empty --socket is a usage error', async () => {
+  // The real process: `XLNET_SOCKET= xlnet status` crashed with ERR_SOCKET_BAD_PORT.
+  for (const args of [['status'], ['version']]) {
+    const r = xlnetProcess(args, { XLNET_SOCKET: '', XLNET_CONF: NOWHERE });
+    assert.ok(!r.err.includes('internal error'), `${args.join(' ')}: ${r.err}`);
+    assert.ok((r.err + r.out).includes('/run/xlnet/xlnetd.sock'), `${args.join(' ')} names the default socket: ${r.err}${r.out}`);
+  }
+  const e = await xlnet(['status', '--socket', '']);
+  assert.is(e.code, 2);
+  assert.match(e.err, /--socket needs a path/);
+});
+
 test('daemon unreachable: --json verbs still exit 3 with nothing on stdout', async () => {
   const r = await xlnet(['status', '--json', '--socket', NOWHERE]);
   assert.is(r.code, 3);
