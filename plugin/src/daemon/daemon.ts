@@ -37,9 +37,11 @@ const FORGET_DELAY_MS = 10_000;
  * (byte-exact in lab/test/kernel-engine*.test.ts and lab/bench/engines.ts) and
  * its medians on the `lan` bench beat the user engine on throughput without
  * costing more CPU per GB (xlnetd + softirq + kworker). Measured (engines.ts,
- * 5 x 500 MB, 2 shared cores, kernel 6.18): user 762/456 Mbit/s up/down at
- * 6.7/15.5 CPU-s/GB, kernel 461/352 Mbit/s at 13.9/17.7 CPU-s/GB, and 1 of 5
- * kernel downloads corrupted. So auto = user.
+ * 5 x 500 MB, 2 cores, kernel 6.18, after the repeated-bytes fix, 0 of 10
+ * kernel transfers corrupted): Mbit/s up/down direct 2205/1414, user 1910/972
+ * at 6.9/12.8 CPU-s/GB, kernel 1121/522 at 10.2/18.8 CPU-s/GB (the redirect to
+ * a socket's egress is sent by a kworker, one sendmsg per page fragment). So
+ * auto = user.
  */
 export const AUTO_ENGINE: RelayEngine = 'user';
 
