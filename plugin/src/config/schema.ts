@@ -85,7 +85,7 @@ export const SCHEMA = [
   {
     section: 'profile', key: 'engine', type: 'enum', default: 'auto', values: ['user', 'kernel', 'auto'],
     allowed: 'user, kernel or auto',
-    doc: 'relay engine: user = bounded copy in xlnetd, kernel = BPF sockmap, auto = kernel where it works',
+    doc: 'relay engine: user = bounded copy in xlnetd, kernel = BPF sockmap splice, auto = the one that measured faster (user)',
   },
   {
     section: 'profile', key: 'buffer', type: 'size', default: '4m', min: '64k', max: '1g',
