@@ -86,6 +86,10 @@ while IFS= read -r l; do
 done </etc/sysctl.d/60-xlnet.conf
 # Vifs of req-* domains are required.
 printf '\n[domain req-*]\nlocalack = required\n' >>/etc/xen/xlnet.conf
+# The relay engine under test: every profile's `engine` (xlnet setup writes
+# auto = user); xenlab/test/xen-localack-kernel.test.ts sets XLNET_TEST_ENGINE=kernel.
+ENGINE=${XLNET_TEST_ENGINE:-user}
+[ "$ENGINE" = user ] || sed -i "s/^engine = .*/engine = $ENGINE/" /etc/xen/xlnet.conf
 
 # --- xlnetd (background start), the remote, guest B -----------------------------------
 phase setup
@@ -254,6 +258,8 @@ snaps=$(ls /tmp/flows.[0-9]*.json 2>/dev/null | wc -l)
 flow=$(cat /tmp/flows.[0-9]*.json 2>/dev/null | jq -c -s --arg ip "$A_IP" --arg r "$SINK" '[.[][] | select((.guest | startswith($ip + ":")) and .remote == $r)] | max_by(.ageMs) // empty' 2>/dev/null)
 [ -n "$flow" ] && [ "$(jq -r .vif <<<"$flow")" = "vif$a.0" ]
 xlab_result a-flow-visible $((1 - $?)) "A's upload in 'xlnet flows --json' ($snaps snapshots while it ran): ${flow:-none; the 250 ms watcher saw: $(jq -c --arg ip "$A_IP" '[.[] | select(.guest | startswith($ip + ":"))]' "$FLOWS_LIVE.all" 2>/dev/null | head -c 300)}"
+eng=$(jq -r --arg ip "$A_IP" '[.[] | select(.guest | startswith($ip + ":")) | .engine][0] // empty' "$FLOWS_LIVE.all" 2>/dev/null)
+[ "$eng" = "$ENGINE" ]; xlab_result a-engine $((1 - $?)) "A's split connections relayed by the ${ENGINE} engine: engine=${eng:-none seen}; datapath: $(xlnet status --json 2>/dev/null | jq -c '.datapath | {state, kernelEngine, kernelEngineReason}' 2>/dev/null)"
 
 check_upload() {  # NAME GUEST GUEST_IP TAG
   local rec sha bytes

@@ -9,7 +9,7 @@ import { test } from 'uvu';
 import { runChild, type Run } from './run-child.js';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +21,7 @@ const RUN_TIMEOUT_S = 720;
 // Checks the scenario always reports, then those that need the patched xl.
 const EXPECTED = [
   'installed', 'xlnetd-up', 'xlnetd-datapath', 'a-create', 'b-create', 'a-hotplug-attached', 'b-not-asked',
-  'attached-exactly-a', 'a-flow-visible', 'a-upload-exact', 'a-download-exact', 'b-upload-direct', 'b-untouched',
+  'attached-exactly-a', 'a-flow-visible', 'a-engine', 'a-upload-exact', 'a-download-exact', 'b-upload-direct', 'b-untouched',
   'a-flows-counted', 'a-network-attach', 'a-network-detach', 'a-destroy-held', 'a-destroyed-delivered',
   'a-destroy-detached', 'stop-with-client', 'stop-fail-open', 'required-create-fails', 'failopen-attach',
 ];
@@ -97,9 +97,19 @@ test('the lab images are built (cached when unchanged)', async () => {
   timings[`image build (${field(r.out, 'XENLAB_BUILD')})`] = `${r.secs.toFixed(1)} s`;
 });
 
+/** The scenario, told which relay engine to run (XLNET_TEST_ENGINE: xen-localack-kernel.test.ts). */
+function scenarioFile(): string {
+  const engine = process.env.XLNET_TEST_ENGINE;
+  const base = join(xenlab, 'scenarios/localack.sh');
+  if (!engine) return base;
+  const f = join(logs, `localack-${engine}.sh`);
+  writeFileSync(f, readFileSync(base, 'utf8').replace(/^(#![^\n]*\n)/, `$1export XLNET_TEST_ENGINE=${engine}\n`));
+  return f;
+}
+
 test('Xen boots with xlnet installed in Dom0 and the localack scenario runs to the end', async () => {
   lab = await run(join(xenlab, 'run.sh'), [
-    '--scenario', join(xenlab, 'scenarios/localack.sh'), '--overlay', overlay,
+    '--scenario', scenarioFile(), '--overlay', overlay,
     '--keep-logs', logs, '--timeout', String(RUN_TIMEOUT_S),
   ], RUN_TIMEOUT_S + 180);
   for (const m of lab.out.matchAll(/^XLAB-RESULT name=(\S+) ok=(\d) detail=(.*)$/gm)) {
