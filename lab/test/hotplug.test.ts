@@ -273,10 +273,12 @@ test('a broken xlnet install (node crashes, or no xlnet at all) does not take a 
 
 const DAEMON_CONF = '[profile sat]\nbuffer = 16m\n\n[domain xhp-web*]\nlocalack = sat\n';
 let socket = '';
+let daemon: { pid: number; logPath: string } | undefined;
 const list = () => call<AttachmentInfo[]>({ op: 'list' }, { socket });
 
 test('xlnetd running: script=vif-localack attaches the vif once, before connected; offline detaches it', async () => {
-  socket = (await lab.startDaemon(DAEMON_CONF)).socket;
+  daemon = await lab.startDaemon(DAEMON_CONF);
+  socket = daemon.socket;
   const from = logSize();
   const { g, ms } = await timedAdd({ domid: 21, name: 'xhp-att21', script: 'vif-localack' });
   console.log(`  vif-localack online, attached by xlnetd: ${ms} ms`);
@@ -302,6 +304,27 @@ test('xlnetd running: script=vif-localack attaches the vif once, before connecte
   assert.is(off?.code, 0);
   const after = (await list()).find((x) => x.vif === 'vif21.0');
   assert.ok(after === undefined || after.state === 'draining', `after offline: ${JSON.stringify(after)}`);
+});
+
+test('xlnetd answering after the hotplug gave up (stopped for 9 s): the vif comes up unsplit and xlnetd undoes the late attach', async () => {
+  const d = daemon!;
+  const from = statSync(d.logPath).size;
+  process.kill(d.pid, 'SIGSTOP');
+  let g: Guest;
+  try {
+    ({ g } = await timedAdd({ domid: 27, name: 'xhp-late27', script: 'vif-localack' }));
+  } finally {
+    process.kill(d.pid, 'SIGCONT');
+  }
+  assert.is(await backend(g, 'hotplug-status'), 'connected');
+  assert.match((await backend(g, 'xlnet-status')) ?? '', /^unavailable:/);
+  // xlnetd now reads the queued request: it attaches, finds its requester gone, detaches.
+  const undone = () => readFileSync(d.logPath).subarray(from).toString().includes('vif27.0: the requester of this attach gave up');
+  for (let i = 0; i < 100 && !undone(); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(undone(), `xlnetd did not undo the late attach: ${readFileSync(d.logPath).subarray(from).toString().slice(-1500)}`);
+  const left = (await list()).find((x) => x.vif === 'vif27.0');
+  assert.ok(left === undefined || left.state === 'draining', `what xlnet-status says (unavailable) is what xlnetd does: ${JSON.stringify(left)}`);
+  assert.is((await lab.removeGuest(27))?.code, 0);
 });
 
 test('xlnetd running: a [domain] rule picks the profile for a plain vif-bridge vif; a routed vif attaches too', async () => {

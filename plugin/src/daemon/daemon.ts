@@ -585,7 +585,8 @@ export class Daemon {
 
   private serveControl(c: net.Socket): void {
     this.controlClients.add(c);
-    c.on('close', () => this.controlClients.delete(c));
+    let gone = false;
+    c.on('close', () => { gone = true; this.controlClients.delete(c); });
     let buf = '';
     let chain = Promise.resolve();
     c.setEncoding('utf8');
@@ -605,10 +606,21 @@ export class Daemon {
         // Requests on one connection are answered in order.
         chain = chain.then(async () => {
           const res = await this.handleLine(line);
+          if (gone || c.destroyed || c.readableEnded) await this.undoIfGone(line, res);
           if (!c.destroyed) c.write(`${JSON.stringify(res)}\n`);
         });
       }
     });
+  }
+
+  /** An attach with undoIfGone whose requester left before the answer: undone (protocol.ts). */
+  private async undoIfGone(line: string, res: unknown): Promise<void> {
+    let req: Record<string, unknown>;
+    try { req = JSON.parse(line) as Record<string, unknown>; } catch { return; }
+    if (req.op !== 'attach' || req.undoIfGone !== true || typeof req.vif !== 'string') return;
+    if (!(res as { ok?: boolean }).ok) return;
+    this.log.warn(`${req.vif}: the requester of this attach gave up before the answer (a hotplug timeout?): detaching again`);
+    try { await this.detach(req.vif, 'reset'); } catch (e) { this.log.warn(`${req.vif}: undoing the attach failed: ${(e as Error).message}`); }
   }
 
   async handleLine(line: string): Promise<unknown> {

@@ -21,7 +21,11 @@ export type Request =
   | { op: 'hello' }
   | { op: 'status' }
   | { op: 'list' }
-  | { op: 'attach'; vif: string; profile?: string; options?: Options; domain?: string; required?: boolean }
+  /** undoIfGone: if the requester's connection is gone by the time the attach
+   * is done (it gave up waiting, or was killed), xlnetd detaches again, so it
+   * never keeps an attachment its requester reported as failed (the hotplug
+   * path sets it: libxl's scripts run it under a timeout). */
+  | { op: 'attach'; vif: string; profile?: string; options?: Options; domain?: string; required?: boolean; undoIfGone?: boolean }
   | { op: 'detach'; vif: string; mode?: DetachMode }
   | { op: 'set'; vif: string; profile?: string; options?: Options }
   | { op: 'flows'; vif?: string }

@@ -189,6 +189,10 @@ class HotplugRun {
         this.log(`attaching (profile ${decision.profile}) via ${socket}`);
         const info = await this.call<AttachmentInfo>(socket, {
           op: 'attach', vif, profile: decision.profile, domain: name, required: decision.required,
+          // If this process gives up (deadline) or is killed (the hook's timeout)
+          // before the answer, xlnet-status says "unavailable": xlnetd must not
+          // keep the attachment then.
+          undoIfGone: true,
         });
         const profile = info?.profile ?? decision.profile ?? 'default';
         return this.attached(backend.path, vif, profile, decision);
