@@ -26,11 +26,14 @@ try {
   const d = await lab.startDaemon(`[profile default]\nengine = ${a.engine}\n`);
   delete process.env.NODE_OPTIONS;
   await call({ op: 'attach', vif: 'vif1.0' }, { socket: d.socket });
+  const cpu = () => { const f = readFileSync(`/proc/${d.pid}/stat`, 'utf8'); const x = f.slice(f.lastIndexOf(')') + 2).split(' '); return (Number(x[11]) + Number(x[12])) / 100; };
+  const c0 = cpu();
   const t0 = Date.now();
   const r = await lab.transfer(1, { dir: 'up', size: 0, count: Number(a.count), parallel: Number(a.parallel), timeoutSec: 300 });
   const ms = Date.now() - t0;
   const ok = r.transfers.filter((t) => t.ok).length;
-  console.log(`${ok}/${r.transfers.length} ok, ${((r.transfers.length * 1000) / ms).toFixed(0)} conn/s (wall, incl. xfer start)`);
+  const c1 = cpu();
+  console.log(`${ok}/${r.transfers.length} ok, ${((r.transfers.length * 1000) / ms).toFixed(0)} conn/s (wall, incl. xfer start), xlnetd CPU ${(((c1 - c0) * 1000) / r.transfers.length).toFixed(3)} ms per connection`);
   process.kill(d.pid, 'SIGUSR2');
   for (let i = 0; i < 50 && !readdirSync(dir).some((f) => f.endsWith('.cpuprofile')); i++) await new Promise((r) => setTimeout(r, 100));
   await lab.stopDaemon();

@@ -19,6 +19,7 @@ import {
 import { routeScope } from '../steering/routes.js';
 import { TransparentListener } from '../service/listener.js';
 import { SplitConnection, forgetSplice, type Endpoint, type RelayEngine } from '../service/split-connection.js';
+import { applyLeg, legSettings, type LegSettings } from '../service/tcp-options.js';
 import { loadDatapath, enterDaemonCgroup, TuningSlots, type Datapath, type DaemonCgroup } from '../datapath/index.js';
 import { judgeDestination, localAddresses, plainIp } from '../service/policy.js';
 import { VifAttachment, vifPlacement } from './attachment.js';
@@ -93,6 +94,8 @@ export class Daemon {
   datapath?: Datapath;
   private tuning?: TuningSlots;
   private cgroup?: DaemonCgroup;
+  /** The guest-leg options the transparent listener has (tuneListener). */
+  private listenerGuest?: LegSettings;
   private datapathInfo: DatapathInfo = { state: 'off', kernelEngine: false, autoEngine: AUTO_ENGINE };
 
   constructor(private readonly opts: DaemonOptions) {
@@ -103,6 +106,28 @@ export class Daemon {
     this.listener = new TransparentListener((s) => this.onConnection(s));
   }
 
+  /**
+   * Gives the transparent listener the default profile's guest-leg options,
+   * which accepted sockets inherit (so a guest leg needs setsockopt calls only
+   * where its profile differs). Done once: changing a listener's options
+   * while connections wait in its accept queue would make `listenerGuest`
+   * wrong for them, so after a reload the guest legs diff against what the
+   * listener really has.
+   */
+  private tuneListener(): void {
+    const p = this.config.profiles.get(this.config.defaults.profile);
+    if (!p) return;
+    const s = legSettings(p, 'guest');
+    try {
+      for (const fd of this.listener.fds) {
+        for (const w of applyLeg(fd, s)) this.log.warn(`transparent listener: ${w}`);
+      }
+      this.listenerGuest = s;
+    } catch (e) {
+      this.log.warn(`transparent listener: options not set (${(e as Error).message}); every guest leg sets its own`);
+    }
+  }
+
   async start(): Promise<void> {
     await this.checkNotRunning();
     // Before any helper process is spawned: the cgroup must hold xlnetd alone.
@@ -110,6 +135,7 @@ export class Daemon {
     // Accepted sockets carry the SYN's fwmark, which names the attachment.
     writeFileSync('/proc/sys/net/ipv4/tcp_fwmark_accept', '1');
     this.listenPort = await this.listener.listen(this.config.daemon.listen_port);
+    this.tuneListener();
     if (this.datapath) {
       // Guest legs: accepted sockets inherit this registration (slot 0: no
       // tuning, the guest leg's options are set per profile after accept).
@@ -303,6 +329,7 @@ export class Daemon {
         this.flowClosed(f, reason);
       },
       log: (level, msg) => this.log.log(level, msg),
+      listenerGuest: this.listenerGuest,
       registerWan: dp && slot !== undefined ? (fd, relay) => dp.registerSocket(fd, { attachment: att.id, profile: slot!, relay }) : undefined,
     }, engine === 'kernel' ? dp : undefined);
     this.flows.set(id, flow);

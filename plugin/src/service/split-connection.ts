@@ -15,7 +15,7 @@
 // already got its FIN) is relayed here in user space instead.
 import net from 'node:net';
 import * as libc from '../ffi/libc.js';
-import { applyLeg, legSettings } from './tcp-options.js';
+import { applyLeg, legSettings, type LegSettings } from './tcp-options.js';
 import { KernelRelay, type RelayMaps } from './kernel-relay.js';
 import type { Profile } from '../config/index.js';
 
@@ -31,6 +31,9 @@ export interface SplitHooks {
   /** Registers the WAN-leg socket with the datapath (tuning, counters) before
    * connect(); absent when BPF is not available. */
   registerWan?(fd: number, relay: boolean): void;
+  /** The options accepted sockets inherit from the transparent listener: the
+   * guest leg sets only what its profile does differently. */
+  listenerGuest?: LegSettings;
 }
 
 export type RelayEngine = 'user' | 'kernel';
@@ -121,7 +124,7 @@ export class SplitConnection {
       if (typeof r === 'string') this.hooks.log('debug', `flow ${this.id}: user-space relay (kernel engine: ${r})`);
       else this.kernel = r;
     }
-    for (const w of applyLeg(fdOf(g), legSettings(p, 'guest'))) this.hooks.log('warn', `flow ${this.id}: guest leg: ${w}`);
+    for (const w of applyLeg(fdOf(g), legSettings(p, 'guest'), this.hooks.listenerGuest)) this.hooks.log('warn', `flow ${this.id}: guest leg: ${w}`);
 
     const family = net.isIPv6(this.dst.ip) ? 6 : 4;
     let fd = -1;
