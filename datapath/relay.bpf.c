@@ -14,8 +14,14 @@
  *    data and writes it to the target like the user-space engine, and the
  *    verdict redirects again only once the daemon has written every passed
  *    byte (order is kept) and the target drained below the limit.
- *  - a zero-length skb (FIN) redirected breaks the target with EPIPE: passed,
- *    the daemon sees the end of stream and forwards the FIN itself once
+ *  - a zero-length skb (FIN) redirected breaks the target with EPIPE. Passed,
+ *    it breaks the SOURCE whenever the source's own queue (psock->ingress_skb)
+ *    holds redirected data for it: a passed skb then waits in that queue, and
+ *    the backlog worker takes its 0-byte delivery for a hard error (EPIPE) and
+ *    stops the socket's transmit, so the other direction's data stalls there
+ *    (lab: 2-5 % of echo exchanges with a half-close hung). So it is dropped:
+ *    TCP has already marked the socket done (RCV_SHUTDOWN), which is how a
+ *    reader sees the end of stream; the daemon forwards the FIN itself once
  *    everything redirected before it left the redirect queue.
  *  - a redirect that fails (target gone) would drop: such data is passed.
  *  - repeated bytes: TCP may queue an skb whose front repeats data already
@@ -212,7 +218,7 @@ int xlnet_relay_verdict(struct __sk_buff *skb)
 	if (!st)
 		return SK_PASS; /* not (or no longer) relayed: the daemon reads it */
 	if (skb->len == 0)
-		return SK_PASS; /* FIN: the daemon forwards it */
+		return SK_DROP; /* FIN: never queued (see the top); readers see RCV_SHUTDOWN */
 	len = trim_repeated(skb, st);
 	if (len == 0)
 		return SK_DROP; /* only repeated bytes, all cut: freed, nothing counted twice */

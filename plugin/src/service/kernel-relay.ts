@@ -9,9 +9,15 @@
 //    buffer, so the sender's window closes. xlnetd writes passed data to the
 //    target itself, but only once the redirect queue before it is empty; the
 //    verdict redirects again once every passed byte was written.
-//  - FIN: never redirected (a zero-length skb would break the target). At the
-//    end of stream xlnetd shuts the target's write side down only after every
-//    byte before the FIN reached the target's socket.
+//  - FIN: never redirected nor queued (a zero-length skb breaks the socket it
+//    is queued on: relay.bpf.c drops it). At the end of stream xlnetd shuts
+//    the target's write side down only after every byte before the FIN
+//    reached the target's socket.
+//  - an early end of stream: a passed skb can wait behind redirected data in
+//    the source's own psock queue, and the kernel reports the end of stream
+//    (RCV_SHUTDOWN) as soon as nothing is readable, even with passed bytes
+//    still on their way. So EOF counts only once xlnetd has read as many
+//    bytes as the verdict passed; until then it keeps reading the raw fd.
 //  - RST: seen as an error on a leg (or its state at the health check), and
 //    carried to the other leg as a reset.
 //  - ownership: the maps hold sockets, not files, and Node closes the fd it
@@ -70,9 +76,13 @@ interface Direction {
   pendingBytes: number;
   /** passed bytes handed to dst.sock.write whose callback has not come */
   writing: number;
+  /** passed bytes read from src (Node's reads and drainPassed's) */
+  read: number;
   eof: boolean;
   finSent: boolean;
   timer?: NodeJS.Timeout;
+  /** drainPassed's next look */
+  lateTimer?: NodeJS.Timeout;
 }
 
 export interface KernelRelayEvents {
@@ -88,6 +98,9 @@ export interface KernelRelayEvents {
 const PENDING_HIGH_WATER = 256 * 1024;
 /** How often a direction waiting for the redirect queue to drain looks again. */
 const DRAIN_POLL_MS = 5;
+/** How long passed bytes may take to become readable after the end of stream
+ * was reported; past it the connection is reset rather than cut short. */
+const LATE_PASS_MS = 10_000;
 /** How often a leg's state is checked (a reset on a leg nobody reads from). */
 const HEALTH_POLL_MS = 500;
 const TCP_CLOSE = 7; // include/net/tcp_states.h
@@ -116,7 +129,7 @@ export class KernelRelay {
     const none: Leg = { name: 'wan', fd: -1, cookie: 0n, baseInfo: 0 };
     this.legs = { guest, wan: none };
     const mk = (name: DirName, src: Leg, dst: Leg): Direction => ({
-      name, src, dst, pending: [], pendingBytes: 0, writing: 0, eof: false, finSent: false,
+      name, src, dst, pending: [], pendingBytes: 0, writing: 0, read: 0, eof: false, finSent: false,
       ctl: { peer: dst.cookie, limit, baseAcked: 0, forwarded: 0 },
     });
     this.dirs = { up: mk('up', guest, none), down: mk('down', none, guest) };
@@ -211,15 +224,42 @@ export class KernelRelay {
   private wire(d: Direction): void {
     const src = d.src.sock!;
     src.on('data', (chunk: Buffer) => {
+      d.read += chunk.length;
       d.pending.push(chunk);
       d.pendingBytes += chunk.length;
       if (d.pendingBytes >= PENDING_HIGH_WATER) src.pause();
       this.pump(d);
     });
-    src.on('end', () => {
-      d.eof = true;
-      this.pump(d);
-    });
+    src.on('end', () => this.drainPassed(d, Date.now() + LATE_PASS_MS));
+  }
+
+  /**
+   * The source reported its end of stream: reads, from xlnetd's own fd, the
+   * passed bytes still on their way (see the header), then lets the FIN go.
+   */
+  private drainPassed(d: Direction, deadline: number): void {
+    if (this.finished) return;
+    const buf = Buffer.allocUnsafe(64 * 1024);
+    for (;;) {
+      let missing: number;
+      try { missing = (this.maps.relayStat(d.src.cookie)?.passed ?? d.read) - d.read; } catch { missing = 0; }
+      if (missing <= 0) break;
+      let n: number;
+      try { n = libc.recv(d.src.fd, buf, libc.MSG_DONTWAIT); } catch (e) { this.fail(d.src.name, (e as libc.SysError).code ?? 'EIO'); return; }
+      if (n > 0) {
+        const chunk = Buffer.from(buf.subarray(0, n));
+        d.read += n;
+        d.pending.push(chunk);
+        d.pendingBytes += n;
+        continue;
+      }
+      if (Date.now() > deadline) { this.fail(d.src.name, 'EIO'); return; }
+      this.pump(d); // writes what was read meanwhile
+      d.lateTimer = setTimeout(() => this.drainPassed(d, deadline), DRAIN_POLL_MS);
+      return;
+    }
+    d.eof = true;
+    this.pump(d);
   }
 
   /** Bytes redirected to the direction's target that are not in its socket yet. */
@@ -341,7 +381,7 @@ export class KernelRelay {
     }
     this.finished = true;
     clearInterval(this.healthTimer);
-    for (const d of Object.values(this.dirs)) clearTimeout(d.timer);
+    for (const d of Object.values(this.dirs)) { clearTimeout(d.timer); clearTimeout(d.lateTimer); }
     for (const l of Object.values(this.legs)) {
       if (l.fd < 0) continue; // the WAN leg was never spliced
       if (reset) { try { libc.setResetOnClose(l.fd); } catch { /* already closed */ } }

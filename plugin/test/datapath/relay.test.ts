@@ -93,6 +93,31 @@ test('what the verdict redirects arrives byte-exact (100 MB)', async () => {
   } finally { close(); }
 });
 
+test('a FIN arriving while redirected data waits for its socket does not stall that data', async () => {
+  // A reads nothing at first, so what R sends piles up in the kernel's queue
+  // for S; then A half-closes and R sends more. A's FIN, passed, waited in
+  // that queue; the kernel's worker took its 0-byte delivery for an error
+  // (EPIPE) and stopped S's transmit: what R sent after it never came.
+  const HALF = 16 * 1048576, TOTAL = 2 * HALF;
+  let r: net.Socket | undefined;
+  const { A, close } = await splice(1 << 30, (s) => { r = s; s.resume(); });
+  try {
+    A.pause();
+    while (!r) await sleep(2);
+    await new Promise<void>((res) => r!.write(Buffer.alloc(HALF, 5), () => res()));
+    await sleep(200);
+    A.end();
+    await sleep(200);
+    await new Promise<void>((res) => r!.write(Buffer.alloc(HALF, 6), () => res()));
+    await sleep(200);
+    let got = 0;
+    A.on('data', (d: Buffer) => { got += d.length; });
+    A.resume();
+    for (let i = 0; i < 100 && got < TOTAL; i++) await sleep(50);
+    assert.is(got, TOTAL, 'every byte R sent reached A after A half-closed');
+  } finally { close(); }
+});
+
 test('a target that reads nothing: redirects stop at the limit, the sender is held by TCP', async () => {
   const LIMIT = 1 << 20;
   const { A, cs, close } = await splice(LIMIT, () => undefined /* never reads */);
