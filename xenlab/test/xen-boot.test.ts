@@ -6,7 +6,7 @@
 // build (empty cache, apt downloads included) is made in a throw-away cache;
 // XENLAB_SKIP_COLD=1 skips it (saves ~45 s of CPU when iterating).
 import { test } from 'uvu';
-import { children, runChild, type Run } from './run-child.js';
+import { children, readLabRun, runChild, type Run } from './run-child.js';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
@@ -94,16 +94,7 @@ test('Xen 4.17 boots Dom0 under QEMU and the basic scenario runs to the end', as
     '--scenario', join(xenlab, 'scenarios/basic.sh'), '--keep-logs', logs,
     '--timeout', String(RUN_TIMEOUT_S),
   ], env, RUN_TIMEOUT_S + 120);
-  for (const m of lab.out.matchAll(/^XLAB-RESULT name=(\S+) ok=(\d) detail=(.*)$/gm)) {
-    results.set(m[1], { ok: m[2] === '1', detail: m[3] });
-  }
-  const t = /XLAB-TIMING (.*)/.exec(lab.out)?.[1];
-  if (t) timings['lab run (run.sh)'] = t;
-  assert.ok(t, `run.sh printed no timing line (exit ${lab.code}):\n${excerpt()}`);
-  assert.not.match(t, /boot=-/, `Dom0 never reported XLAB-BOOTED:\n${excerpt()}`);
-  assert.not.match(t, /scenario=-/, `the scenario never reached XLAB-DONE:\n${excerpt()}`);
-  // Exit 1 = some check failed (reported one by one below); 2/3 = hang, crash, usage.
-  assert.ok(lab.code === 0 || lab.code === 1, `run.sh exited ${lab.code ?? lab.signal}:\n${excerpt()}`);
+  readLabRun(lab, results, timings, excerpt);
 });
 
 for (const name of EXPECTED) {

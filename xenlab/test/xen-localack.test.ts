@@ -6,7 +6,7 @@
 // vs fail-open, and the patched xl's localack=1 when libxl-patch's tree is
 // built. Every XLAB-RESULT of the scenario is one assertion here.
 import { test } from 'uvu';
-import { runChild, type Run } from './run-child.js';
+import { readLabRun, runChild, type Run } from './run-child.js';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -112,15 +112,7 @@ test('Xen boots with xlnet installed in Dom0 and the localack scenario runs to t
     '--scenario', scenarioFile(), '--overlay', overlay,
     '--keep-logs', logs, '--timeout', String(RUN_TIMEOUT_S),
   ], RUN_TIMEOUT_S + 180);
-  for (const m of lab.out.matchAll(/^XLAB-RESULT name=(\S+) ok=(\d) detail=(.*)$/gm)) {
-    results.set(m[1], { ok: m[2] === '1', detail: m[3] });
-  }
-  const t = /XLAB-TIMING (.*)/.exec(lab.out)?.[1];
-  if (t) timings['lab run (run.sh)'] = t;
-  assert.ok(t, `run.sh printed no timing line (exit ${lab.code}):\n${excerpt()}`);
-  assert.not.match(t, /boot=-/, `Dom0 never reported XLAB-BOOTED:\n${excerpt()}`);
-  assert.not.match(t, /scenario=-/, `the scenario never reached XLAB-DONE:\n${excerpt()}`);
-  assert.ok(lab.code === 0 || lab.code === 1, `run.sh exited ${lab.code ?? lab.signal}:\n${excerpt()}`);
+  readLabRun(lab, results, timings, excerpt);
 });
 
 for (const name of [...EXPECTED, ...EXPECTED_PATCHED]) {
