@@ -24,7 +24,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRC_PACKAGE=xen
 SRC_VERSION=4.17.5+72-g01140da4e8-1
-CACHE=/var/cache/xlnet
+CACHE=${XLNET_CACHE:-/var/cache/xlnet} # every cache of the project lives below XLNET_CACHE
 DOWNLOADS=$CACHE/libxl-src
 JOBS=2 # the machines have 2 cores shared with other builds
 
@@ -223,7 +223,6 @@ done) >"$OUT/MANIFEST"
 build_test_helpers
 touch "$OUT/complete"
 # Keep the two newest other builds (about 120 MB each); older ones only fill the disk.
-ls -dt "$CACHE"/libxl/*/ | grep -E '/[0-9a-f]{16}/$' | grep -v "/$KEY/\$" |
-    tail -n +3 | xargs -r rm -rf
+"$HERE/../tools/prune-builds.sh" "$CACHE/libxl" "$KEY" 2
 echo "built in $(elapsed) s; libxl tree (key $KEY):"
 echo "$ROOT"

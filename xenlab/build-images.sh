@@ -14,14 +14,14 @@
 #                           order, later files replace earlier ones)
 #   XENLAB_BUILD=cached|built
 #
-# Cache: ${XLNET_XENLAB_CACHE:-/var/cache/xlnet/xenlab}/<hash>/ ; downloaded
+# Cache: ${XLNET_XENLAB_CACHE:-${XLNET_CACHE:-/var/cache/xlnet}/xenlab}/<hash>/ ; downloaded
 # debs are kept in <cache>/debs/. The hypervisor and kernel packages are only
 # downloaded and unpacked there (apt-get download + dpkg-deb -x), never
 # installed: the host's boot is not touched.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-cache=${XLNET_XENLAB_CACHE:-/var/cache/xlnet/xenlab}
+cache=${XLNET_XENLAB_CACHE:-${XLNET_CACHE:-/var/cache/xlnet}/xenlab}
 overlay=""
 force=0
 
@@ -252,7 +252,7 @@ printf '%s\n' "$inputs_txt" >"$d0/usr/share/xlab/inputs.txt"
 printf '%s\n' "$inputs_txt" >"$out/inputs.txt"
 touch "$out/BUILD_OK"
 # Keep the two newest builds besides this one; older ones only fill the disk.
-ls -dt "$cache"/[0-9a-f]*/ 2>/dev/null | grep -E '/[0-9a-f]{16}/$' | grep -v "/$hash/\$" | tail -n +3 | xargs -r rm -rf || true
+"$here/../tools/prune-builds.sh" "$cache" "$hash" 2
 log "done: $(du -sh "$out" | cut -f1) in $out"
 echo "XENLAB_IMAGES=$out"
 [ -z "$overlay" ] || overlay_cpio "$overlay"

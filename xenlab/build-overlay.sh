@@ -22,14 +22,14 @@
 #   XLNET_OVERLAY_NOTES=<file>  install problems worked around (empty: none)
 #   XLNET_OVERLAY_ADAPTATIONS=<file>  changes made for the lab (TCG timing)
 #   XLNET_OVERLAY_BUILD=cached|built
-# Cache: ${XLNET_XENLAB_CACHE:-/var/cache/xlnet/xenlab}/xlnet-overlay/<hash>/,
+# Cache: ${XLNET_XENLAB_CACHE:-${XLNET_CACHE:-/var/cache/xlnet}/xenlab}/xlnet-overlay/<hash>/,
 # keyed by the package tarball's checksum, the lock file, this script, the
 # host's libbpf and the patched tree's MANIFEST. Keeps the three newest.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
-cache=${XLNET_XENLAB_CACHE:-/var/cache/xlnet/xenlab}/xlnet-overlay
+cache=${XLNET_XENLAB_CACHE:-${XLNET_CACHE:-/var/cache/xlnet}/xenlab}/xlnet-overlay
 xl_tree="" xl_mode="" force=0
 
 die() { echo "build-overlay: $*" >&2; exit 1; }
@@ -191,7 +191,7 @@ done
 printf '%s\n' "$key_text" >"$out/inputs.txt"
 rm -rf "$out/pack"
 touch "$out/BUILD_OK"
-ls -dt "$cache"/*/ 2>/dev/null | grep -E '/[0-9a-f]{16}/$' | grep -v "/$hash/\$" | tail -n +3 | xargs -r rm -rf || true
+"$here/../tools/prune-builds.sh" "$cache" "$hash" 2
 log "done: $(du -sh "$root" | cut -f1) in $root ($(wc -l <"$notes") workaround(s))"
 echo "XLNET_OVERLAY=$root"
 echo "XLNET_OVERLAY_NOTES=$notes"

@@ -41,7 +41,7 @@ done
 [[ "$boot_timeout" =~ ^[0-9]+$ ]] && [ "$boot_timeout" -ge 30 ] || die "--boot-timeout must be a number of seconds >= 30"
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 is missing: apt-get install qemu-system-x86"
 
-cache=${XLNET_XENLAB_CACHE:-/var/cache/xlnet/xenlab}
+cache=${XLNET_XENLAB_CACHE:-${XLNET_CACHE:-/var/cache/xlnet}/xenlab}
 mkdir -p "$cache"
 
 tmp="" qpid=""

@@ -11,7 +11,7 @@ import { ensureBuilt, PATCH_DIR } from './xl-dryrun.ts';
 
 const PATCHES = join(PATCH_DIR, 'patches');
 // build.sh downloads it here (apt-get source --download-only).
-const DSC = '/var/cache/xlnet/libxl-src/xen_4.17.5+72-g01140da4e8-1.dsc';
+const DSC = join(process.env.XLNET_CACHE || '/var/cache/xlnet', 'libxl-src/xen_4.17.5+72-g01140da4e8-1.dsc');
 
 function seriesNames(): string[] {
   return readFileSync(join(PATCHES, 'series'), 'utf8')
