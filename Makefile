@@ -6,7 +6,7 @@
 SHELL := /bin/bash
 LAB_TOOLS := $(wildcard lab/*/Makefile)
 
-.PHONY: all deps build build-ts build-datapath build-lab test demo check-env dist lab-up lab-down clean
+.PHONY: all deps build build-ts build-datapath build-lab test test-cold demo check-env dist lab-up lab-down clean
 
 all: build
 
@@ -30,6 +30,11 @@ build-lab:
 
 test: deps check-env build
 	@node tools/run-tests.mjs $(TESTS)
+
+# The suite from empty caches and a clean tree (tools/cold-test.sh): what a
+# fresh machine does. Run it before resolving an issue.
+test-cold:
+	@tools/cold-test.sh
 
 demo: deps check-env build
 	@node --import tsx lab/demo.ts $(DEMO_ARGS)

@@ -1,3 +1,4 @@
+// test-timeout: 1800 (image or Xen tools builds from an empty cache, QEMU under TCG)
 // libxl reads localack back when it rebuilds a running domain's vifs from
 // xenstore (what `xl list -l` and save/migrate use), and frees it exactly
 // once. The vif is given as libxl itself writes it (/libxl/<domid>/device/

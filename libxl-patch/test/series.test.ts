@@ -1,3 +1,4 @@
+// test-timeout: 1800 (image or Xen tools builds from an empty cache, QEMU under TCG)
 // The patch series as a Xen maintainer receives it: it applies cleanly, in
 // order, to a freshly extracted Debian xen 4.17 source, and each patch is a
 // proper git format-patch mail (subsystem prefix, reasons, Signed-off-by).

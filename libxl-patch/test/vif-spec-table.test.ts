@@ -1,3 +1,4 @@
+// test-timeout: 1800 (image or Xen tools builds from an empty cache, QEMU under TCG)
 // The localack part of xl's vif parser, case by case, through the patched xl
 // itself: each spec is parsed once as a domain config (`xl -N create`) and
 // once on the command line (`xl -N network-attach 0 word...`, the spec split

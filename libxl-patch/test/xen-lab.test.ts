@@ -1,3 +1,4 @@
+// test-timeout: 1800 (image or Xen tools builds from an empty cache, QEMU under TCG)
 // Under real Xen 4.17 (xenlab: Xen + Debian Dom0 in QEMU/TCG, ~2 min): the
 // tree from build.sh laid over the Dom0, then test/xen/localack.scenario.sh
 // creates a guest with localack=required, network-attaches a vif with

@@ -1,3 +1,4 @@
+// test-timeout: 1800 (image or Xen tools builds from an empty cache, QEMU under TCG)
 // `localack=` in a vif spec, as an admin meets it: the patched xl carries it
 // into the domain config (and network-attach), refuses bad values with a
 // message naming them, and the stock xl of xen-utils-4.17 does not know it.

@@ -1,3 +1,4 @@
+// test-timeout: 1800 (image or Xen tools builds from an empty cache, QEMU under TCG)
 // Real Xen end to end: builds the lab's images, boots Xen 4.17 + a Debian
 // Dom0 under QEMU (TCG) and runs scenarios/basic.sh; every XLAB-RESULT the
 // scenario prints is one assertion here.

@@ -1,3 +1,4 @@
+// test-timeout: 1800 (image or Xen tools builds from an empty cache, QEMU under TCG)
 // xlnet on real Xen 4.17 (QEMU/TCG): the project built, installed into a
 // Dom0 overlay the way a host gets it (npm package + `xlnet setup`), then
 // scenarios/localack.sh: guests with and without script=vif-localack, split
