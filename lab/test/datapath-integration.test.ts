@@ -48,8 +48,13 @@ test('status reports the datapath loaded in xlnetd\'s own cgroup', async () => {
 
 test('wan_initcwnd = 40: the WAN leg starts with cwnd 40, the guest leg with the kernel default', async () => {
   const holding = lab.probe(lab.guest(1).ns, ['hold', NET.remote4, '7007', '3']);
-  // Before the first line (at 1 s): after an idle RTO the kernel restarts cwnd at 10.
-  await sleep(400);
+  // Before the first line (1 s after connect): after an idle RTO the kernel
+  // restarts cwnd at 10. Polled: a loaded machine may take long to start the probe.
+  for (let i = 0; i < 100; i++) {
+    const r = await run(['ss', '-tnH', 'state', 'established', '( sport = :7007 )'], { ns: lab.ns.dom0 });
+    if (r.stdout.trim()) break;
+    await sleep(50);
+  }
   const wan = await cwndOf('( dport = :7007 )');
   const guest = await cwndOf('( sport = :7007 )');
   assert.is(wan, 40, 'WAN leg cwnd');
@@ -89,9 +94,15 @@ test('engine = kernel runs the kernel relay; auto runs the engine that measured 
   // A connection held open for 2 s while the vif's engine is `engine`: flows names the one relaying it.
   const relayedBy = async (engine: string, expected: string) => {
     await ctl({ op: 'set', vif: 'vif1.0', options: { engine } });
-    const holding = lab.probe(lab.guest(1).ns, ['hold', NET.remote4, '7007', '2']);
-    await sleep(1200);
-    const flows = await ctl<FlowInfo[]>({ op: 'flows', vif: 'vif1.0' });
+    // Held 8 s; flows is polled until the connection shows (a loaded machine
+    // may take seconds to start the probe: a fixed sleep saw none).
+    const before = new Set((await ctl<FlowInfo[]>({ op: 'flows', vif: 'vif1.0' })).map((f) => f.id));
+    const holding = lab.probe(lab.guest(1).ns, ['hold', NET.remote4, '7007', '8']);
+    let flows: FlowInfo[] = [];
+    for (let i = 0; i < 60 && flows.length === 0; i++) {
+      await sleep(100);
+      flows = (await ctl<FlowInfo[]>({ op: 'flows', vif: 'vif1.0' })).filter((f) => !before.has(f.id));
+    }
     assert.ok(flows.length > 0 && flows.every((f) => f.engine === expected), `engine = ${engine}: ${JSON.stringify(flows)}`);
     assert.is((await holding).error, null);
   };
