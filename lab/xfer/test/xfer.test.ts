@@ -152,7 +152,11 @@ function assertWhole(t: Transfer, size: number): void {
   assert.match(t.sha256_sender ?? '', /^[0-9a-f]{64}$/);
   assert.is(t.sha256_receiver, t.sha256_sender);
   assert.ok(t.fct_ms !== null && t.fct_ms > 0, `fct_ms ${t.fct_ms}`);
-  assert.ok(t.connect_ms !== null && t.fct_ms >= t.connect_ms, 'the receiver cannot finish before the handshake');
+  assert.ok(t.connect_ms !== null && t.connect_ms >= 0, `connect_ms ${t.connect_ms}`);
+  // Downloads end on the client's own clock, after its connect() returned. An
+  // upload ends at the server's last byte, which for 0 or 1 bytes can come
+  // before the client is scheduled to see connect() return (seen in a loaded run).
+  if (t.dir === 'down') assert.ok(t.fct_ms >= t.connect_ms, `the client finished (${t.fct_ms} ms) before its handshake (${t.connect_ms} ms)`);
   if (size > 0) assert.ok(t.goodput_mbps !== null && t.goodput_mbps > 0);
   assert.is(t.peer_saw, t.local, 'the server must see the client address itself');
   assert.is(t.error, undefined);
