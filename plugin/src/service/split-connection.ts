@@ -15,6 +15,7 @@
 // already got its FIN) is relayed here in user space instead.
 import net from 'node:net';
 import * as libc from '../ffi/libc.js';
+import { fdOf } from './socket-fd.js';
 import { applyLeg, legSettings, type LegSettings } from './tcp-options.js';
 import { KernelRelay, type RelayMaps } from './kernel-relay.js';
 import type { Profile } from '../config/index.js';
@@ -43,11 +44,6 @@ export const RELAY_HIGH_WATER = 256 * 1024;
 
 const RESET_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ECONNABORTED', 'EADDRNOTAVAIL']);
 
-function fdOf(s: net.Socket): number {
-  const h = (s as unknown as { _handle?: { fd?: number } })._handle;
-  if (!h || typeof h.fd !== 'number' || h.fd < 0) throw new Error('socket has no file descriptor');
-  return h.fd;
-}
 
 const TCP_SYN_SENT = 2, TCP_CLOSE = 7; // include/net/tcp_states.h
 
