@@ -106,7 +106,7 @@ export class SplitConnection {
   async start(): Promise<void> {
     const p = this.profile;
     const g = this.guestSock;
-    g.on('error', (e: NodeJS.ErrnoException) => this.onLegError('guest', e));
+    g.on('error', (e: NodeJS.ErrnoException) => this.onLegError('guest', e.code ?? 'EIO'));
     if (this.kernelMaps) {
       try { this.guestCookie = libc.socketCookie(fdOf(g)); } catch { /* closed already: the error handler finishes */ }
       const r = KernelRelay.spliceGuest(this.kernelMaps, g, p.buffer, {
@@ -114,7 +114,7 @@ export class SplitConnection {
           this.ended[dir] = true;
           if (this.state === 'open') this.state = 'half-closed';
         },
-        failed: (leg, code) => this.onLegError(leg, Object.assign(new Error(code), { code })),
+        failed: (leg, code) => this.onLegError(leg, code),
         done: () => undefined, // the Node sockets close next: onClose finishes the flow
       });
       if (typeof r === 'string') this.hooks.log('debug', `flow ${this.id}: user-space relay (kernel engine: ${r})`);
@@ -150,7 +150,7 @@ export class SplitConnection {
     if (this.done) { libc.close(fd); return; }
     const wan = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
     this.wan = wan;
-    wan.on('error', (e: NodeJS.ErrnoException) => this.onLegError('wan', e));
+    wan.on('error', (e: NodeJS.ErrnoException) => this.onLegError('wan', e.code ?? 'EIO'));
     if (this.state === 'connecting') this.connectTimer = setTimeout(() => this.checkConnected(), p.connect_timeout * 1000);
     this.relay(g, wan, 'up');
     this.relay(wan, g, 'down');
@@ -175,7 +175,7 @@ export class SplitConnection {
         let err = 0;
         try { err = libc.getInt(fd, libc.SOL_SOCKET, libc.SO_ERROR); } catch { /* closed */ }
         libc.close(fd);
-        this.onLegError('wan', Object.assign(new Error('connect failed'), { code: err ? libc.errnoName(err) : 'ECONNREFUSED' }));
+        this.onLegError('wan', err ? libc.errnoName(err) : 'ECONNREFUSED');
         return true;
       }
       if (st !== TCP_SYN_SENT) break;
@@ -196,7 +196,7 @@ export class SplitConnection {
     this.engine = 'kernel';
     const wan = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
     this.wan = wan;
-    wan.on('error', (e: NodeJS.ErrnoException) => this.onLegError('wan', e));
+    wan.on('error', (e: NodeJS.ErrnoException) => this.onLegError('wan', e.code ?? 'EIO'));
     this.guestSock.on('close', () => this.onClose());
     wan.on('close', () => this.onClose());
     if (this.profile.idle_timeout > 0) this.armIdle();
@@ -273,9 +273,9 @@ export class SplitConnection {
     this.idleTimer.unref();
   }
 
-  private onLegError(leg: 'guest' | 'wan', e: NodeJS.ErrnoException): void {
+  /** A leg failed with errno `code` (ECONNRESET, ECONNREFUSED, ...). */
+  private onLegError(leg: 'guest' | 'wan', code: string): void {
     if (this.done) return;
-    const code = e.code ?? 'EIO';
     this.hooks.log('debug', `flow ${this.id}: ${leg} leg ${code}`);
     // A reset (or refusal, or timeout) on one leg becomes a reset on the other.
     this.kernel?.finish(RESET_CODES.has(code));
