@@ -6,6 +6,7 @@
 // restart re-attaches.
 import { existsSync } from 'node:fs';
 import type { XlnetConfig } from '../config/index.js';
+import { isVifName, VIF_NAME_RULE } from '../config/vif-name.js';
 import type { NftSession } from '../steering/nft-session.js';
 import {
   attachmentRules, detachRules, forgetFlowRule, rememberFlowRule, replyChainRules, scopeRules, selectorRules, stopNewFlowsRules,
@@ -14,7 +15,6 @@ import { routeScope, type RouteScope } from '../steering/routes.js';
 import type { Endpoint, SplitConnection } from '../service/split-connection.js';
 import { VifAttachment, vifPlacement } from './attachment.js';
 import { profileFor } from './profile-options.js';
-import { checkVifName } from './vif-name.js';
 import type { DatapathHost } from './datapath-host.js';
 import type { FlowSteering, FlowTable } from './flow-table.js';
 import type { ScopedAttachments } from './routing.js';
@@ -58,7 +58,7 @@ export class Attachments implements ScopedAttachments, FlowSteering<VifAttachmen
   }
 
   async attach(vif: string, profileName?: string, options: Options = {}, domain?: string, required = false): Promise<AttachmentInfo> {
-    checkVifName(vif);
+    if (!isVifName(vif)) throw new RequestError('E_BAD_REQUEST', `'${vif}' is not a network interface name xlnet takes (${VIF_NAME_RULE})`);
     const had = this.byVif.get(vif);
     if (had) {
       if (had.state === 'draining') throw new RequestError('E_ALREADY_ATTACHED', `${vif} is still draining from a detach; try again when its flows have ended`);
