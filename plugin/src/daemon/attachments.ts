@@ -16,6 +16,7 @@ import type { Endpoint, SplitConnection } from '../service/split-connection.js';
 import { VifAttachment, vifPlacement } from './attachment.js';
 import { profileFor } from './profile-options.js';
 import type { DatapathHost } from './datapath-host.js';
+import { MAX_VIFS } from '../datapath/index.js';
 import type { FlowSteering, FlowTable } from './flow-table.js';
 import type { ScopedAttachments } from './routing.js';
 import type { StateStore } from './state-store.js';
@@ -25,7 +26,6 @@ import type { Logger } from './log.js';
 
 /** A closed flow's tuple stays diverted this long, so the last ACKs of its close reach Dom0. */
 const FORGET_DELAY_MS = 10_000;
-const MAX_ATTACHMENT_ID = 0xffff; // the low 16 bits of the fwmark (steering/rules.ts MARK_BASE)
 
 export interface AttachmentsDeps {
   config: () => XlnetConfig;
@@ -48,9 +48,10 @@ export class Attachments implements ScopedAttachments, FlowSteering<VifAttachmen
 
   private get maxFlows(): number { return this.d.config().daemon.max_flows; }
 
+  /** The lowest free id: at most MAX_VIFS, what the datapath's maps hold and the fwmark's 16 bits carry. */
   private allocateId(): number {
-    for (let id = 1; id <= MAX_ATTACHMENT_ID; id++) if (!this.byId.has(id)) return id;
-    throw new RequestError('E_INTERNAL', `no free attachment id (${MAX_ATTACHMENT_ID} attachments)`);
+    for (let id = 1; id <= MAX_VIFS; id++) if (!this.byId.has(id)) return id;
+    throw new RequestError('E_LIMIT', `${MAX_VIFS} vifs are attached (the most xlnetd runs); detach one first`);
   }
 
   private replyRules(): string[] {
