@@ -29,8 +29,8 @@
 
 #define XLNET_AF_INET6 10 /* AF_INET6 in <sys/socket.h> */
 
-/* One entry per (attachment, leg): 4096 vifs with both legs. */
-#define XLNET_MAX_VIF_KEYS 8192
+/* One entry per (attachment, leg). */
+#define XLNET_MAX_VIF_KEYS (2 * XLNET_MAX_VIFS)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

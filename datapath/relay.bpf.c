@@ -77,7 +77,6 @@ struct {
 
 /* Attachments (keyed by the mark their guests' connections carry, the
  * steering's MARK_BASE | attachment id) whose connections use this engine. */
-#define XLNET_MAX_VIFS 65536
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, XLNET_MAX_VIFS);

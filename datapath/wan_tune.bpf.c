@@ -20,9 +20,6 @@
 #include "xlnet.h"
 #include "maps.h"
 
-/* Enough profiles for every xlnet.conf profile plus per-vif overrides. */
-#define XLNET_MAX_PROFILES 256
-
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, XLNET_MAX_PROFILES);

@@ -19,6 +19,11 @@
 
 #define XLNET_CC_NAME_MAX 16 /* TCP_CA_NAME_MAX in include/net/tcp.h */
 
+/* Limits the maps are sized for; plugin/src/datapath/layout.ts has the same
+ * numbers (plugin/test/datapath/header-constants.test.ts compares them). */
+#define XLNET_MAX_VIFS 4096     /* attachments xlnetd runs at once (ids 1..4096 fit the fwmark's 16 bits) */
+#define XLNET_MAX_PROFILES 256  /* tuning slots: every xlnet.conf profile plus per-vif overrides */
+
 /* Per-socket registration: socket local storage written by the daemon through
  * the socket's fd (before connect(), or on a listener: accepted sockets inherit
  * a copy because the map is BPF_F_CLONE). Freed by the kernel with the socket. */

@@ -41,6 +41,7 @@ const HINTS: Partial<Record<string, string>> = {
   E_UNKNOWN_PROFILE: 'profiles are [profile NAME] sections of xlnet.conf; list them with: xlnet status',
   E_BAD_OPTION: 'options are the keys of a [profile] section; see: man xlnet (PROFILE OPTIONS)',
   E_STEERING: 'see xlnetd\'s log (journalctl -u xlnetd) and check nftables with: xlnet setup --dry-run',
+  E_LIMIT: 'see what is attached and running with: xlnet status, xlnet flows',
   E_INTERNAL: 'this is a bug in xlnetd; its log has the details (journalctl -u xlnetd)',
 };
 

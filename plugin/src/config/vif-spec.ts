@@ -14,6 +14,7 @@
 import { ConfigError } from './config-error.js';
 import { isBooleanWord } from './schema.js';
 import { parseVifRate, type VifRate } from './vif-rate.js';
+import { MAX_IFNAME_BYTES } from './vif-name.js';
 import { XlConfigError, parseXlDomainConfig } from './xl-cfg.js';
 import { domainRuleFor, domainRuleForName, resolveLocalack, type XlnetConfig } from './xlnet-conf.js';
 
@@ -46,7 +47,6 @@ export const XL_VIF_KEYS: readonly string[] = [
 ];
 
 /** Linux IFNAMSIZ is 16 bytes including the NUL. */
-const MAX_IFNAME = 15;
 /** libxl keeps devids and MTUs in C ints / unsigned ints. */
 const INT_MAX = 2147483647;
 const UINT_MAX = 4294967295;
@@ -136,8 +136,8 @@ function applyKey(out: VifSpec, key: string, value: string): void {
     case 'ip': out.ip = value; return;
     case 'vifname':
       out.vifname = value;
-      if (Buffer.byteLength(value) > MAX_IFNAME) {
-        out.warnings.push(`vifname \`${value}' is longer than ${MAX_IFNAME} characters; Linux cannot name an interface so`);
+      if (Buffer.byteLength(value) > MAX_IFNAME_BYTES) {
+        out.warnings.push(`vifname \`${value}' is longer than ${MAX_IFNAME_BYTES} characters; Linux cannot name an interface so`);
       }
       return;
     case 'rate': {

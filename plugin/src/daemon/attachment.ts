@@ -1,18 +1,14 @@
-// VifAttachment: the service chain attached to one guest vif. The chain is
-// ordered; today it holds the flow selector (which connections are split) and
-// local acknowledgement (how they are terminated and relayed), and more
-// services can be arranged next to them later.
+// VifAttachment: the service attached to one guest vif (its profile and
+// per-vif options), where the vif sits in Dom0, and what its steering looks
+// like (steering/rules.ts renders it). Its flow counts belong to the flow
+// table (flow-table.ts), which alone changes them.
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Profile } from '../config/index.js';
 import type { AttachmentSteering } from '../steering/rules.js';
 import { ROUTED_SCOPE, type RouteScope } from '../steering/routes.js';
 import type { Options, VifMode } from './protocol.js';
-
-export interface ChainElement {
-  service: 'selector' | 'localack';
-  settings: Record<string, unknown>;
-}
+import { newVifFlowCounts, type VifFlowCounts } from './flow-table.js';
 
 export interface VifPlacement { mode: VifMode; bridge?: string; bridgeMac?: string }
 
@@ -33,11 +29,7 @@ export function vifPlacement(vif: string, sysfs = '/sys/class/net'): VifPlacemen
 export class VifAttachment {
   state: 'active' | 'draining' = 'active';
   readonly attachedAt = new Date();
-  flows = 0;
-  flowsTotal = 0;
-  flowsRefused = 0;
-  bytesUp = 0;
-  bytesDown = 0;
+  readonly counts: VifFlowCounts = newVifFlowCounts();
   /** where new connections may be split to (bridged vifs: Dom0's routes through the bridge) */
   scope: RouteScope = ROUTED_SCOPE;
 
@@ -51,12 +43,9 @@ export class VifAttachment {
     readonly required: boolean,
   ) {}
 
-  /** The ordered service chain of this vif. */
-  chain(): ChainElement[] {
-    return [
-      { service: 'selector', settings: { exclude_ports: this.profile.exclude_ports, exclude_cidrs: this.profile.exclude_cidrs } },
-      { service: 'localack', settings: { profile: this.profile.name, engine: this.profile.engine } },
-    ];
+  /** What names the vif's flow sets (steering/rules.ts flowElement). */
+  flowSet(): { id: number; mode: VifMode } {
+    return { id: this.id, mode: this.placement.mode };
   }
 
   steering(maxFlows: number): AttachmentSteering {

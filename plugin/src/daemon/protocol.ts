@@ -53,6 +53,7 @@ export type ErrorCode =
   | 'E_UNKNOWN_PROFILE'
   | 'E_BAD_OPTION'   // an option key or value is invalid; message says what is allowed
   | 'E_STEERING'     // nftables refused the rules
+  | 'E_LIMIT'        // a limit of xlnetd is reached; the message names it
   | 'E_INTERNAL';
 
 export type Response =

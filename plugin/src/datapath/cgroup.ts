@@ -74,7 +74,7 @@ export function checkOwnCgroup(path: string, root = cgroup2Root()): void {
   }
   const others = cgroupPids(path).filter((p) => p !== process.pid);
   if (others.length > 0) {
-    throw new DatapathError('E_CGROUP', `cgroup ${path} holds other processes (${others.slice(0, 5).join(', ')}${others.length > 5 ? ', ...' : ''}): ` +
+    throw new DatapathError('E_CGROUP_SHARED', `cgroup ${path} holds other processes (${others.slice(0, 5).join(', ')}${others.length > 5 ? ', ...' : ''}): ` +
       'the datapath would tune and count their sockets too; give xlnetd a cgroup of its own');
   }
 }

@@ -5,7 +5,8 @@ export type DatapathErrorCode =
   | 'E_NO_OBJECT' //  a BPF object file is missing (not built)
   | 'E_LOAD' //       libbpf could not open or load an object (verifier, kernel too old)
   | 'E_LAYOUT' //     a map's key/value size differs from layout.ts (xlnet.h changed)
-  | 'E_CGROUP' //     the cgroup is missing, not cgroup v2, the root, or shared with other processes
+  | 'E_CGROUP' //     the cgroup is missing, not cgroup v2, or the root
+  | 'E_CGROUP_SHARED' // the cgroup holds other processes (a previous xlnetd's helpers may still be leaving)
   | 'E_ATTACH' //     the kernel refused to attach a program
   | 'E_BAD_TUNING' // a tuning value out of range or an unavailable congestion control
   | 'E_REGISTER' //   a socket could not be registered (not a socket, bad ids)

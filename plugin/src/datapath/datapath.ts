@@ -10,6 +10,7 @@ import { SysError } from '../ffi/libc.js';
 import { checkOwnCgroup } from './cgroup.js';
 import { DatapathError } from './datapath-error.js';
 import * as L from './layout.js';
+import { MAX_PROFILES } from './layout.js';
 
 /** datapath/build of this checkout or package (same depth from src/ and dist/). */
 export const DEFAULT_OBJECT_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../datapath/build');
@@ -47,7 +48,6 @@ const RELAY_MAPS = {
 } as const;
 type RelayMapName = keyof typeof RELAY_MAPS;
 
-export const MAX_PROFILES = 256; // XLNET_MAX_PROFILES in wan_tune.bpf.c
 const MAX_CWND = 65535; // segments; larger windows are a configuration mistake
 const MAX_BUF = 0x7fffffff; // setsockopt takes an int
 

@@ -8,6 +8,10 @@ export type Leg = 'guest' | 'wan';
 const LEG_NAMES: Record<number, Leg> = { [LEG_GUEST]: 'guest', [LEG_WAN]: 'wan' };
 
 export const CC_NAME_MAX = 16; // XLNET_CC_NAME_MAX, TCP_CA_NAME_MAX in the kernel
+/** XLNET_MAX_VIFS: attachments the maps have room for (per-vif counters, relay vifs). */
+export const MAX_VIFS = 4096;
+/** XLNET_MAX_PROFILES: tuning slots (xlnet_profiles). */
+export const MAX_PROFILES = 256;
 
 export const SIZES = {
   sk: 24, // struct xlnet_sk

@@ -3,7 +3,7 @@
 // defaults" (the transparent listener's registration). Identical tunings
 // share a slot; a slot no live socket uses is recycled when the table is full.
 import type { Datapath, Tuning } from './datapath.js';
-import { MAX_PROFILES } from './datapath.js';
+import { MAX_PROFILES } from './layout.js';
 import { DatapathError } from './datapath-error.js';
 
 export class TuningSlots {

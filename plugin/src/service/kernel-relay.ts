@@ -38,6 +38,8 @@
 // user space instead.
 import net from 'node:net';
 import * as libc from '../ffi/libc.js';
+import { fdOf } from './socket-fd.js';
+import { ServiceError } from './service-error.js';
 
 export interface RelayCtl { peer: bigint; limit: number; baseAcked: number; forwarded: number }
 export interface RelayStat { redirected: number; passed: number; passing: boolean; noTarget: number; trimmed: number; gaps: number; faults: number }
@@ -105,11 +107,6 @@ const LATE_PASS_MS = 10_000;
 const HEALTH_POLL_MS = 500;
 const TCP_CLOSE = 7; // include/net/tcp_states.h
 
-function nodeFd(s: net.Socket): number {
-  const h = (s as unknown as { _handle?: { fd?: number } })._handle;
-  if (!h || typeof h.fd !== 'number' || h.fd < 0) throw new Error('socket has no file descriptor');
-  return h.fd;
-}
 
 export class KernelRelay {
   private legs: Record<LegName, Leg>;
@@ -148,9 +145,9 @@ export class KernelRelay {
     let cookie = 0n;
     const inserted: Array<'targets' | 'sources'> = [];
     try {
-      fd = libc.dup(nodeFd(guestSock));
+      fd = libc.dup(fdOf(guestSock));
       cookie = libc.socketCookie(fd);
-      if (!maps.flow(cookie)) throw new Error('the guest leg has no flow record (the listener is not registered with the datapath)');
+      if (!maps.flow(cookie)) throw new ServiceError('E_NOT_REGISTERED', 'the guest leg has no flow record (the listener is not registered with the datapath)');
       const guest: Leg = { name: 'guest', sock: guestSock, fd, cookie, baseInfo: libc.tcpInfo(fd).bytes_acked };
       const relay = new KernelRelay(maps, guest, limit, ev);
       // Spliced at establishment (xlnet_relay_splice) when it has statistics:
@@ -185,7 +182,7 @@ export class KernelRelay {
       cookie = libc.socketCookie(fd);
       const wanFlow = this.maps.flow(cookie);
       const guestFlow = this.maps.flow(this.legs.guest.cookie);
-      if (!wanFlow || !guestFlow) throw new Error('a leg has no flow record (not registered with the datapath)');
+      if (!wanFlow || !guestFlow) throw new ServiceError('E_NOT_REGISTERED', 'a leg has no flow record (not registered with the datapath)');
       const wan: Leg = { name: 'wan', fd, cookie, baseInfo: libc.tcpInfo(fd).bytes_acked };
       const down: RelayCtl = { peer: this.legs.guest.cookie, limit: this.limit, baseAcked: guestFlow.bytesAcked, forwarded: 0 };
       const early = this.maps.relayStat(cookie) !== undefined;

@@ -5,6 +5,7 @@
 // the guest's real destination.
 import net from 'node:net';
 import * as libc from '../ffi/libc.js';
+import { ServiceError } from './service-error.js';
 
 const BACKLOG = 4096;
 
@@ -61,7 +62,7 @@ export class TransparentListener {
         if (port !== 0) break; // a fixed port that is busy: say so
       }
     }
-    throw new Error(`cannot open the transparent listener${port ? ` on port ${port}` : ''}: ${(lastErr as Error).message}`);
+    throw new ServiceError('E_LISTEN', `cannot open the transparent listener${port ? ` on port ${port}` : ''}: ${(lastErr as Error).message}`, { cause: lastErr });
   }
 
   async close(): Promise<void> {

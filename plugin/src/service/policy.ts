@@ -6,6 +6,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { ipv6Bytes } from '../ffi/libc.js';
+import { NEVER_SPLIT_V4, NEVER_SPLIT_V6 } from '../config/never-split.js';
 
 /** Any CIDR with an address and a prefix (config's Cidr fits). */
 export interface Cidr { address: string; prefix: number }
@@ -39,10 +40,10 @@ export function inCidr(ip: string, c: Cidr): boolean {
   return false;
 }
 
-const NEVER: Cidr[] = [
-  { address: '0.0.0.0', prefix: 8 }, { address: '127.0.0.0', prefix: 8 }, { address: '169.254.0.0', prefix: 16 },
-  { address: '224.0.0.0', prefix: 3 }, { address: '::', prefix: 127 }, { address: 'fe80::', prefix: 10 }, { address: 'ff00::', prefix: 8 },
-];
+const NEVER: Cidr[] = [...NEVER_SPLIT_V4, ...NEVER_SPLIT_V6].map((c) => {
+  const [address, prefix] = c.split('/');
+  return { address: address!, prefix: Number(prefix) };
+});
 
 /** Dom0's own addresses in this network namespace. */
 export function localAddresses(): string[] {

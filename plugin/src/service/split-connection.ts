@@ -15,6 +15,7 @@
 // already got its FIN) is relayed here in user space instead.
 import net from 'node:net';
 import * as libc from '../ffi/libc.js';
+import { fdOf } from './socket-fd.js';
 import { applyLeg, legSettings, type LegSettings } from './tcp-options.js';
 import { KernelRelay, type RelayMaps } from './kernel-relay.js';
 import type { Profile } from '../config/index.js';
@@ -43,11 +44,6 @@ export const RELAY_HIGH_WATER = 256 * 1024;
 
 const RESET_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ECONNABORTED', 'EADDRNOTAVAIL']);
 
-function fdOf(s: net.Socket): number {
-  const h = (s as unknown as { _handle?: { fd?: number } })._handle;
-  if (!h || typeof h.fd !== 'number' || h.fd < 0) throw new Error('socket has no file descriptor');
-  return h.fd;
-}
 
 const TCP_SYN_SENT = 2, TCP_CLOSE = 7; // include/net/tcp_states.h
 
@@ -110,7 +106,7 @@ export class SplitConnection {
   async start(): Promise<void> {
     const p = this.profile;
     const g = this.guestSock;
-    g.on('error', (e: NodeJS.ErrnoException) => this.onLegError('guest', e));
+    g.on('error', (e: NodeJS.ErrnoException) => this.onLegError('guest', e.code ?? 'EIO'));
     if (this.kernelMaps) {
       try { this.guestCookie = libc.socketCookie(fdOf(g)); } catch { /* closed already: the error handler finishes */ }
       const r = KernelRelay.spliceGuest(this.kernelMaps, g, p.buffer, {
@@ -118,7 +114,7 @@ export class SplitConnection {
           this.ended[dir] = true;
           if (this.state === 'open') this.state = 'half-closed';
         },
-        failed: (leg, code) => this.onLegError(leg, Object.assign(new Error(code), { code })),
+        failed: (leg, code) => this.onLegError(leg, code),
         done: () => undefined, // the Node sockets close next: onClose finishes the flow
       });
       if (typeof r === 'string') this.hooks.log('debug', `flow ${this.id}: user-space relay (kernel engine: ${r})`);
@@ -154,7 +150,7 @@ export class SplitConnection {
     if (this.done) { libc.close(fd); return; }
     const wan = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
     this.wan = wan;
-    wan.on('error', (e: NodeJS.ErrnoException) => this.onLegError('wan', e));
+    wan.on('error', (e: NodeJS.ErrnoException) => this.onLegError('wan', e.code ?? 'EIO'));
     if (this.state === 'connecting') this.connectTimer = setTimeout(() => this.checkConnected(), p.connect_timeout * 1000);
     this.relay(g, wan, 'up');
     this.relay(wan, g, 'down');
@@ -179,7 +175,7 @@ export class SplitConnection {
         let err = 0;
         try { err = libc.getInt(fd, libc.SOL_SOCKET, libc.SO_ERROR); } catch { /* closed */ }
         libc.close(fd);
-        this.onLegError('wan', Object.assign(new Error('connect failed'), { code: err ? libc.errnoName(err) : 'ECONNREFUSED' }));
+        this.onLegError('wan', err ? libc.errnoName(err) : 'ECONNREFUSED');
         return true;
       }
       if (st !== TCP_SYN_SENT) break;
@@ -200,7 +196,7 @@ export class SplitConnection {
     this.engine = 'kernel';
     const wan = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
     this.wan = wan;
-    wan.on('error', (e: NodeJS.ErrnoException) => this.onLegError('wan', e));
+    wan.on('error', (e: NodeJS.ErrnoException) => this.onLegError('wan', e.code ?? 'EIO'));
     this.guestSock.on('close', () => this.onClose());
     wan.on('close', () => this.onClose());
     if (this.profile.idle_timeout > 0) this.armIdle();
@@ -277,9 +273,9 @@ export class SplitConnection {
     this.idleTimer.unref();
   }
 
-  private onLegError(leg: 'guest' | 'wan', e: NodeJS.ErrnoException): void {
+  /** A leg failed with errno `code` (ECONNRESET, ECONNREFUSED, ...). */
+  private onLegError(leg: 'guest' | 'wan', code: string): void {
     if (this.done) return;
-    const code = e.code ?? 'EIO';
     this.hooks.log('debug', `flow ${this.id}: ${leg} leg ${code}`);
     // A reset (or refusal, or timeout) on one leg becomes a reset on the other.
     this.kernel?.finish(RESET_CODES.has(code));

@@ -16,6 +16,7 @@
 // through a policy route.
 import { isIPv6 } from 'node:net';
 import type { RouteScope } from './routes.js';
+import { NEVER_SPLIT_V4, NEVER_SPLIT_V6 } from '../config/never-split.js';
 
 export const TABLE = 'xlnet';
 /** fwmark of diverted packets: upper 16 bits 0x584e ("XN"), lower 16 bits the attachment id. */
@@ -46,11 +47,7 @@ export interface AttachmentSteering {
   scope: RouteScope;
 }
 
-/** Addresses a guest must never reach through the service (plus Dom0's own, added at run time). */
-export const NEVER_SPLIT_V4 = ['0.0.0.0/8', '127.0.0.0/8', '169.254.0.0/16', '224.0.0.0/3'];
-export const NEVER_SPLIT_V6 = ['::/127', '::ffff:0:0/96', 'fe80::/10', 'ff00::/8'];
-
-function elements(list: string[]): string {
+function elements(list: readonly string[]): string {
   return `{ ${list.join(', ')} }`;
 }
 

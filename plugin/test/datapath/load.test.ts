@@ -72,7 +72,7 @@ test('a nonexistent cgroup, the root cgroup and a shared cgroup are refused', as
   try {
     cg.add(other.pid!);
     await loadDatapath({ cgroup: cg.path }).then(() => assert.unreachable(),
-      (e) => assert.ok(isDatapathError('E_CGROUP', new RegExp(`holds other processes \\(${other.pid}\\)`))(e), String(e)));
+      (e) => assert.ok(isDatapathError('E_CGROUP_SHARED', new RegExp(`holds other processes \\(${other.pid}\\)`))(e), String(e)));
     assert.equal(loadedPrograms(), [], 'nothing left loaded after a refusal');
   } finally {
     const gone = new Promise((r) => other.once('exit', r));

@@ -2,15 +2,13 @@
 // `--option key=value` (keys of a [profile] section), checked before asking
 // xlnetd so a typo is a usage error with a suggestion, not a daemon error.
 import { keysOf } from '../../config/index.js';
+import { isVifName, VIF_NAME_RULE } from '../../config/vif-name.js';
 import { usageError } from '../cli-error.js';
 import type { Options } from '../../daemon/protocol.js';
 
-/** Linux interface names: 1-15 bytes, no slash or whitespace. */
-const IFNAME_RE = /^[^\s/:]{1,15}$/;
-
 export function checkVifName(vif: string, verb: string): void {
-  if (!IFNAME_RE.test(vif) || vif === '.' || vif === '..') {
-    throw usageError(`xlnet ${verb}: '${vif}' is not an interface name (a vif is named like vif3.0)`, verb);
+  if (!isVifName(vif)) {
+    throw usageError(`xlnet ${verb}: '${vif}' is not an interface name xlnet takes (${VIF_NAME_RULE}; a vif is named like vif3.0)`, verb);
   }
 }
 
