@@ -196,7 +196,7 @@ export class Datapath {
     return this.loaded;
   }
 
-  /** The fd of a map, for a later component (kernel relay) or a test helper. */
+  /** The fd of a map, for a process that writes it directly (the datapath tests' socket agent). */
   mapFd(name: MapName): number {
     return this.l.maps[name];
   }
