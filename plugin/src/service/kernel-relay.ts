@@ -36,6 +36,11 @@
 // connected (spliceWan). A socket that cannot be inserted (it already got a
 // FIN: EOPNOTSUPP) makes that step fail; the caller relays the connection in
 // user space instead.
+//
+// One file over 400 lines on purpose: the rules above hold across the
+// splice, the pump of passed data, the end of stream and the teardown, which
+// all work on the same per-direction state; split apart, each part would
+// reach into the others'.
 import net from 'node:net';
 import * as libc from '../ffi/libc.js';
 import { fdOf } from './socket-fd.js';
