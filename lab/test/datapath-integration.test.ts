@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Lab, NET, REPO, type XferReport } from '../lab.js';
 import { call } from '../../plugin/src/daemon/client.js';
 import type { AttachmentInfo, FlowInfo, StatusInfo } from '../../plugin/src/daemon/protocol.js';
-import { run, sleep, start } from '../exec.js';
+import { run, sleep, start, waitFor } from '../exec.js';
 
 const PREFIX = 'xkid';
 let lab: Lab;
@@ -48,15 +48,17 @@ test('status reports the datapath loaded in xlnetd\'s own cgroup', async () => {
 
 test('wan_initcwnd = 40: the WAN leg starts with cwnd 40, the guest leg with the kernel default', async () => {
   const holding = lab.probe(lab.guest(1).ns, ['hold', NET.remote4, '7007', '3']);
-  // Before the first line (at 1 s): after an idle RTO the kernel restarts cwnd at 10.
-  await sleep(400);
-  const wan = await cwndOf('( dport = :7007 )');
+  // As soon as the legs exist, before the first line (1 s after connect): after
+  // an idle RTO the kernel restarts cwnd at 10. The probe may be slow to start.
+  const wan = await waitFor('the WAN leg', () => cwndOf('( dport = :7007 )').catch(() => undefined), 10_000, 20);
   const guest = await cwndOf('( sport = :7007 )');
   assert.is(wan, 40, 'WAN leg cwnd');
   assert.is(guest, 10, 'guest leg: TCP_INIT_CWND');
-  await sleep(1100);
-  const flows = await ctl<FlowInfo[]>({ op: 'flows', vif: 'vif1.0' });
-  const f = flows.find((x) => x.remote === `${NET.remote4}:7007`);
+  let flows: FlowInfo[] = [];
+  const f = await waitFor('the first line echoed', async () => {
+    flows = await ctl<FlowInfo[]>({ op: 'flows', vif: 'vif1.0' });
+    return flows.find((x) => x.remote === `${NET.remote4}:7007` && x.bytesUp > 0 && x.bytesUp === x.bytesDown);
+  }, 5000).catch(() => undefined);
   assert.ok(f, JSON.stringify(flows));
   assert.is(f!.counters, 'kernel', 'flows takes bytes from the kernel counters');
   assert.ok(f!.bytesUp > 0 && f!.bytesUp === f!.bytesDown, `echo: as many bytes back as sent (${f!.bytesUp}/${f!.bytesDown})`);
@@ -90,8 +92,10 @@ test('engine = kernel runs the kernel relay; auto runs the engine that measured 
   const relayedBy = async (engine: string, expected: string) => {
     await ctl({ op: 'set', vif: 'vif1.0', options: { engine } });
     const holding = lab.probe(lab.guest(1).ns, ['hold', NET.remote4, '7007', '2']);
-    await sleep(1200);
-    const flows = await ctl<FlowInfo[]>({ op: 'flows', vif: 'vif1.0' });
+    const flows = await waitFor('the held flow', async () => {
+      const fl = await ctl<FlowInfo[]>({ op: 'flows', vif: 'vif1.0' });
+      return fl.length > 0 ? fl : undefined;
+    }).catch(() => [] as FlowInfo[]);
     assert.ok(flows.length > 0 && flows.every((f) => f.engine === expected), `engine = ${engine}: ${JSON.stringify(flows)}`);
     assert.is((await holding).error, null);
   };
