@@ -4,9 +4,10 @@
  * made there fails loudly instead of reading garbage).
  *
  * Keys: a socket is identified by its socket cookie (a 64-bit id the kernel
- * never reuses while the machine runs). Every per-socket map is keyed by it,
- * so a later kernel relay (a SOCKHASH keyed by cookie, one entry per leg)
- * plugs in next to the flow table without another key scheme.
+ * never reuses while the machine runs). Every per-socket map is keyed by it:
+ * the flow table and the kernel relay's maps (relay.bpf.c: SOCKHASHes and
+ * control blocks, one entry per leg), so each finds the other's entry for a
+ * socket without another key scheme.
  */
 #ifndef XLNET_H
 #define XLNET_H

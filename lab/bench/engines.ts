@@ -15,45 +15,8 @@
 // machine adds to softirq/kworker/busy: compare medians, not single runs (a
 // kworker that exits between two readings makes that run's kworker negative).
 //
-// Measured 2026-11-25, after the kernel relay's repeated-bytes fix (5 runs x
-// 500 MB, 2 cores, 6.18, load ~1; all 30 transfers byte-exact):
-//   path    dir   Mbit/s  daemon s/GB  +softirq+kworker s/GB  busy s/GB
-//   direct  up      2205         0.00                   2.66       6.00
-//   direct  down    1414         0.02                   4.70       7.56
-//   user    up      1910         3.62                   6.88       7.02
-//   user    down     972         5.22                  12.84      13.44
-//   kernel  up      1121         7.12                  10.24      10.64
-//   kernel  down     522         1.86                  18.76      22.10
-// Before the fix (same machine, busier): kernel down 352 Mbit/s, 1 of 5 corrupted.
-// Uploads: most of the kernel engine's bytes take its pass-through path (the
-// verdict passes once the target's queue is at the limit, and a sender that
-// never pauses rarely lets xlnetd catch up), so xlnetd copies them anyway.
-// Downloads: the redirect to the guest leg's egress is sent by a kworker
-// (sk_psock_backlog), one sendmsg per page fragment: softirq+kworker time.
-import tsx lab/bench/engines.ts [--runs 5] [--size 500m] [--json FILE]
-//
-// Each run moves --size up and down on each path, one transfer at a time. CPU
-// is read around each transfer from /proc:
-//   daemon   xlnetd's utime+stime (/proc/PID/stat)
-//   softirq  the machine's softirq time (/proc/stat): the verdict and TCP run there
-//   kworker  all kworker threads' utime+stime: the kernel engine's redirect
-//            queue is drained by a workqueue (sk_psock_backlog), not in softirq
-//   busy     the whole machine's non-idle time (xfer's two ends included)
-// Reported as medians over the runs of seconds per GB moved. Other work on the
-// machine adds to softirq/kworker/busy: compare medians, not single runs (a
-// kworker that exits between two readings makes that run's kworker negative).
-//
-// Measured 2026-11-25 (5 runs x 500 MB, 2 cores shared with other work, 6.18):
-//   path    dir   Mbit/s  daemon s/GB  +softirq+kworker s/GB  busy s/GB
-//   direct  up      1110         0.04                   4.26      14.62
-//   direct  down     773         0.04                   7.06      20.76
-//   user    up       762         2.06                   6.74      21.16
-//   user    down     456         4.64                  15.50      35.20
-//   kernel  up       461         6.10                  13.90      35.24
-//   kernel  down     352         6.21                  17.65      45.88   1/5 corrupted
-// The kernel engine spends most of a LAN transfer in its pass-through path (the
-// verdict passes once the target's queue is at the limit, and a sender that
-// never pauses rarely lets xlnetd catch up), so xlnetd copies most bytes anyway.
+// The figures, and what `engine = auto` chose from them: README.md, "The relay
+// engines on lan".
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Lab } from '../lab.js';

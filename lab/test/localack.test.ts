@@ -8,7 +8,7 @@ import { Lab, NET, REPO } from '../lab.js';
 import { call } from '../../plugin/src/daemon/client.js';
 import { allOk, controller, ENGINE_SUFFIX, TEST_ENGINE } from './support.js';
 import type { AttachmentInfo, FlowInfo, StatusInfo } from '../../plugin/src/daemon/protocol.js';
-import { run } from '../exec.js';
+import { run, waitFor } from '../exec.js';
 
 const PREFIX = 'xla' + ENGINE_SUFFIX;
 let lab: Lab;
@@ -122,9 +122,12 @@ test('a connection that was open before attach stays end to end and keeps workin
 
 test('flows shows live split connections with addresses and bytes', async () => {
   const running = lab.probe(lab.guest(1).ns, ['hold', NET.remote4, '7007', '3']);
-  await new Promise((r) => setTimeout(r, 1500));
-  const flows = await ctl<FlowInfo[]>({ op: 'flows', vif: 'vif1.0' });
-  const f = flows.find((x) => x.remote === `${NET.remote4}:7007`);
+  // The probe echoes a line a second; on a loaded machine it may take a while to start.
+  let flows: FlowInfo[] = [];
+  const f = await waitFor('the held flow with bytes both ways', async () => {
+    flows = await ctl<FlowInfo[]>({ op: 'flows', vif: 'vif1.0' });
+    return flows.find((x) => x.remote === `${NET.remote4}:7007` && x.bytesUp > 0 && x.bytesDown > 0);
+  }).catch(() => undefined);
   assert.ok(f, JSON.stringify(flows));
   assert.ok(f!.guest.startsWith(lab.guest(1).ip4));
   assert.ok(f!.bytesUp > 0 && f!.bytesDown > 0);

@@ -2,6 +2,7 @@
 // parseArgs), runs it and turns every error into a message and an exit code.
 // `main.ts` calls it with the process's streams; tests call it in-process.
 import { parseArgs } from 'node:util';
+import { closest } from '../config/suggest.js';
 import { CliError, usageError } from './cli-error.js';
 import { DEFAULT_CONF_PATH } from './conf-path.js';
 import { EXIT } from './exit-codes.js';
@@ -65,8 +66,8 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
     }
     const verb = findVerb(name);
     if (!verb) {
-      const near = VERBS.filter((v) => v.name.startsWith(name.slice(0, 2))).map((v) => v.name);
-      throw usageError(`xlnet: unknown verb '${name}'${near.length ? ` (did you mean ${near.join(' or ')}?)` : ''}`);
+      const near = closest(name, VERBS.map((v) => v.name));
+      throw usageError(`xlnet: unknown verb '${name}'${near ? ` (did you mean ${near}?)` : ''}`);
     }
     const { values, positionals } = parse(verb, rest);
     if (values.help) { io.out(verbHelp(verb)); return EXIT.OK; }

@@ -11,6 +11,9 @@
 // spaces stay part of a value; `trusted`/`untrusted` are bare words; an
 // unknown key prints ``unrecognized argument `foo=1'`` and is dropped while
 // the domain still starts; devid/mtu/rate errors make xl exit.
+//
+// One file (just over 400 lines): the parser and the verdict read the same
+// per-key table, and the parser follows xl's single loop step by step.
 import { ConfigError } from './config-error.js';
 import { isBooleanWord } from './schema.js';
 import { parseVifRate, type VifRate } from './vif-rate.js';

@@ -8,8 +8,8 @@
 import * as libc from '../ffi/libc.js';
 import type { Profile } from '../config/index.js';
 import { MARK_BASE } from '../steering/rules.js';
-import { forgetSplice, type RelayEngine } from '../service/split-connection.js';
-import type { RelayMaps } from '../service/kernel-relay.js';
+import type { RelayEngine } from '../service/split-connection.js';
+import { unsplice, type RelayMaps } from '../service/kernel-relay.js';
 import { loadDatapath, enterDaemonCgroup, DatapathError, TuningSlots, type Datapath, type DaemonCgroup, type Tuning } from '../datapath/index.js';
 import { RequestError } from './request-error.js';
 import type { DatapathInfo } from './protocol.js';
@@ -115,7 +115,7 @@ export class DatapathHost {
   /** A refused connection may have been spliced at establishment: takes it out of the relay maps. */
   forgetEarlySplice(fd: number): void {
     if (!this.datapath?.relayAvailable) return;
-    try { forgetSplice(this.datapath, libc.socketCookie(fd)); } catch { /* closed */ }
+    try { unsplice(this.datapath, libc.socketCookie(fd)); } catch { /* closed */ }
   }
 
   // ---- sockets and tuning -------------------------------------------------

@@ -3,6 +3,7 @@
 // checked against the profile keys of config/schema.ts.
 import { keySpec, type Profile, type XlnetConfig } from '../config/index.js';
 import { parseValue } from '../config/values.js';
+import { didYouMean } from '../config/suggest.js';
 import { RequestError } from './request-error.js';
 import type { Options } from './protocol.js';
 
@@ -15,7 +16,10 @@ export function profileFor(config: XlnetConfig, name: string | undefined, option
   const p: Profile = { ...base };
   for (const [k, v] of Object.entries(options ?? {})) {
     const spec = keySpec('profile', k);
-    if (!spec) throw new RequestError('E_BAD_OPTION', `unknown option '${k}' (profile keys: ${profileKeys(config).join(', ')})`);
+    if (!spec) {
+      const keys = profileKeys(config);
+      throw new RequestError('E_BAD_OPTION', `unknown option '${k}'${didYouMean(k, keys)} (profile keys: ${keys.join(', ')})`);
+    }
     if (typeof v !== 'string') throw new RequestError('E_BAD_OPTION', `option '${k}' must be a string value`);
     try {
       (p as Record<string, unknown>)[k] = parseValue(spec, v);

@@ -139,9 +139,12 @@ export function getString(fd: number, level: number, opt: number, max = 16): str
   return nul >= 0 ? s.slice(0, nul) : s;
 }
 
+/** TCP states as tcp_info's tcpi_state reports them (include/net/tcp_states.h). */
+export const TCP_ESTABLISHED = 1, TCP_SYN_SENT = 2, TCP_CLOSE = 7;
+
 /** Parts of struct tcp_info (linux/tcp.h) the service reads. */
 export interface TcpInfo {
-  state: number; // 1 = ESTABLISHED, 2 = SYN_SENT (include/net/tcp_states.h)
+  state: number; // TCP_ESTABLISHED, TCP_SYN_SENT, ... TCP_CLOSE
   rttUs: number;
   snd_cwnd: number;
   total_retrans: number;

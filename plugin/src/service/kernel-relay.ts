@@ -36,6 +36,11 @@
 // connected (spliceWan). A socket that cannot be inserted (it already got a
 // FIN: EOPNOTSUPP) makes that step fail; the caller relays the connection in
 // user space instead.
+//
+// One file over 400 lines on purpose: the rules above hold across the
+// splice, the pump of passed data, the end of stream and the teardown, which
+// all work on the same per-direction state; split apart, each part would
+// reach into the others'.
 import net from 'node:net';
 import * as libc from '../ffi/libc.js';
 import { fdOf } from './socket-fd.js';
@@ -105,7 +110,6 @@ const DRAIN_POLL_MS = 5;
 const LATE_PASS_MS = 10_000;
 /** How often a leg's state is checked (a reset on a leg nobody reads from). */
 const HEALTH_POLL_MS = 500;
-const TCP_CLOSE = 7; // include/net/tcp_states.h
 
 
 export class KernelRelay {
@@ -160,8 +164,7 @@ export class KernelRelay {
       libc.recv(fd, Buffer.alloc(1), libc.MSG_PEEK | libc.MSG_DONTWAIT);
       return relay;
     } catch (e) {
-      for (const which of inserted.reverse()) { try { maps.relayRemove(which, cookie); } catch { /* gone */ } }
-      if (cookie) { try { maps.relayForget(cookie); } catch { /* gone */ } }
+      if (cookie) unsplice(maps, cookie, inserted.reverse());
       if (fd >= 0) libc.close(fd);
       return `guest leg: ${reason(e)}`;
     }
@@ -198,8 +201,7 @@ export class KernelRelay {
       libc.recv(fd, Buffer.alloc(1), libc.MSG_PEEK | libc.MSG_DONTWAIT);
       return true;
     } catch (e) {
-      for (const which of inserted.reverse()) { try { this.maps.relayRemove(which, cookie); } catch { /* gone */ } }
-      if (cookie) { try { this.maps.relayForget(cookie); } catch { /* gone */ } }
+      if (cookie) unsplice(this.maps, cookie, inserted.reverse());
       if (fd >= 0) libc.close(fd);
       return `WAN leg: ${reason(e)}`;
     }
@@ -317,7 +319,7 @@ export class KernelRelay {
     for (const l of Object.values(this.legs)) {
       let state = 0;
       try { state = libc.tcpInfo(l.fd).state; } catch { continue; }
-      if (state !== TCP_CLOSE) continue;
+      if (state !== libc.TCP_CLOSE) continue;
       let err = 0;
       try { err = libc.getInt(l.fd, libc.SOL_SOCKET, libc.SO_ERROR); } catch { /* closed */ }
       if (err !== 0) {
@@ -382,12 +384,21 @@ export class KernelRelay {
     for (const l of Object.values(this.legs)) {
       if (l.fd < 0) continue; // the WAN leg was never spliced
       if (reset) { try { libc.setResetOnClose(l.fd); } catch { /* already closed */ } }
-      for (const which of ['sources', 'targets'] as const) { try { this.maps.relayRemove(which, l.cookie); } catch { /* datapath closed */ } }
-      try { this.maps.relayForget(l.cookie); } catch { /* datapath closed */ }
+      unsplice(this.maps, l.cookie);
       libc.close(l.fd);
     }
     if (!reset && this.running) this.ev.done();
   }
+}
+
+/**
+ * Takes a socket out of the relay maps (`which` of them; both by default) and
+ * drops its control block and statistics. Each step may find nothing (never
+ * inserted, already removed, the datapath closed): that is fine.
+ */
+export function unsplice(maps: RelayMaps, cookie: bigint, which: ReadonlyArray<'sources' | 'targets'> = ['sources', 'targets']): void {
+  for (const w of which) { try { maps.relayRemove(w, cookie); } catch { /* not in it, or closed */ } }
+  try { maps.relayForget(cookie); } catch { /* closed */ }
 }
 
 /** Inserts unless the datapath spliced the socket at establishment already

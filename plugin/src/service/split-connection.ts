@@ -17,7 +17,7 @@ import net from 'node:net';
 import * as libc from '../ffi/libc.js';
 import { fdOf } from './socket-fd.js';
 import { applyLeg, legSettings, type LegSettings } from './tcp-options.js';
-import { KernelRelay, type RelayMaps } from './kernel-relay.js';
+import { KernelRelay, unsplice, type RelayMaps } from './kernel-relay.js';
 import type { Profile } from '../config/index.js';
 
 export type FlowState = 'connecting' | 'open' | 'half-closed' | 'closing';
@@ -45,13 +45,6 @@ export const RELAY_HIGH_WATER = 256 * 1024;
 const RESET_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ECONNABORTED', 'EADDRNOTAVAIL']);
 
 
-const TCP_SYN_SENT = 2, TCP_CLOSE = 7; // include/net/tcp_states.h
-
-/** Takes a socket out of the kernel relay maps (no-op when it is not in them). */
-export function forgetSplice(maps: RelayMaps, cookie: bigint): void {
-  for (const which of ['sources', 'targets'] as const) { try { maps.relayRemove(which, cookie); } catch { /* closed */ } }
-  try { maps.relayForget(cookie); } catch { /* closed */ }
-}
 
 export class SplitConnection {
   readonly startedAt = Date.now();
@@ -169,16 +162,16 @@ export class SplitConnection {
     const deadline = Date.now() + this.profile.connect_timeout * 1000;
     for (let delay = 0; ; delay = Math.min(delay + 1, 10)) {
       if (this.done) { libc.close(fd); return true; }
-      let st = TCP_CLOSE;
+      let st = libc.TCP_CLOSE;
       try { st = libc.tcpInfo(fd).state; } catch { /* reported as closed */ }
-      if (st === TCP_CLOSE) {
+      if (st === libc.TCP_CLOSE) {
         let err = 0;
         try { err = libc.getInt(fd, libc.SOL_SOCKET, libc.SO_ERROR); } catch { /* closed */ }
         libc.close(fd);
         this.onLegError('wan', err ? libc.errnoName(err) : 'ECONNREFUSED');
         return true;
       }
-      if (st !== TCP_SYN_SENT) break;
+      if (st !== libc.TCP_SYN_SENT) break;
       if (Date.now() > deadline) {
         libc.close(fd);
         this.abort(`no answer from ${this.dst.ip}:${this.dst.port} within ${this.profile.connect_timeout}s`);
@@ -259,7 +252,7 @@ export class SplitConnection {
     if (this.state !== 'connecting' || !this.wan || this.done) return;
     let st = -1;
     try { st = libc.tcpInfo(fdOf(this.wan)).state; } catch { /* socket gone */ }
-    if (st === 1) { this.markOpen(); return; }
+    if (st === libc.TCP_ESTABLISHED) { this.markOpen(); return; }
     this.abort(`no answer from ${this.dst.ip}:${this.dst.port} within ${this.profile.connect_timeout}s`);
   }
 
@@ -341,7 +334,7 @@ export class SplitConnection {
     // Sockets the datapath spliced at establishment that the engine never
     // adopted (a fallback to user space, an abort) leave the maps here.
     if (this.kernelMaps) {
-      for (const c of [this.guestCookie, this.wanCookie]) if (c !== undefined) forgetSplice(this.kernelMaps, c);
+      for (const c of [this.guestCookie, this.wanCookie]) if (c !== undefined) unsplice(this.kernelMaps, c);
     }
     this.state = 'closing';
     clearTimeout(this.connectTimer);

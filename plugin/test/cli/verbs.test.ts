@@ -81,7 +81,7 @@ test('the [daemon] socket of --config is used when no --socket is given', async 
 test('usage errors exit 2 with what was wrong and where to look', async () => {
   const cases: [string[], string][] = [
     [[], 'no verb given'],
-    [['stauts'], "unknown verb 'stauts'"],
+    [['stauts'], "unknown verb 'stauts' (did you mean status?)"],
     [['status', 'extra'], "unexpected argument 'extra'"],
     [['status', '--bogus'], "Unknown option '--bogus'"],
     [['flows', 'a', 'b'], "unexpected argument 'b'"],

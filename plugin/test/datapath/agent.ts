@@ -29,11 +29,10 @@ function register(fd: number, r?: Reg): void {
 
 /** A net.Socket made from a connecting fd emits no 'connect': poll TCP_INFO. */
 async function established(fd: number): Promise<void> {
-  const TCP_ESTABLISHED = 1, TCP_SYN_SENT = 2; // include/net/tcp_states.h
   for (let i = 0; i < 1000; i++) {
     const state = libc.tcpInfo(fd).state;
-    if (state === TCP_ESTABLISHED) return;
-    if (state !== TCP_SYN_SENT) throw new Error(`connect failed: so_error ${libc.getInt(fd, libc.SOL_SOCKET, libc.SO_ERROR)}`);
+    if (state === libc.TCP_ESTABLISHED) return;
+    if (state !== libc.TCP_SYN_SENT) throw new Error(`connect failed: so_error ${libc.getInt(fd, libc.SOL_SOCKET, libc.SO_ERROR)}`);
     await new Promise((r) => setTimeout(r, 5));
   }
   throw new Error('connect timed out');

@@ -7,11 +7,12 @@ import net from 'node:net';
 import { execFile } from 'node:child_process';
 import * as libc from '../../src/ffi/libc.js';
 import { enterCgroup, loadDatapath } from '../../src/datapath/index.js';
+import { fdOf } from '../../src/service/socket-fd.js';
+import { unsplice } from '../../src/service/kernel-relay.js';
 
 const [cgroup, tun, peerIp, ownIp, portS, tcpcraft] = process.argv.slice(2);
 const port = Number(portS);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const fdOf = (s: net.Socket | net.Server) => (s as unknown as { _handle: { fd: number } })._handle.fd;
 const streamByte = (i: number) => (i * 131 + (i >>> 8)) & 0xff; // tcpcraft's stream
 
 enterCgroup(cgroup!, process.pid);
@@ -40,7 +41,7 @@ try {
   const w = libc.tcpSocket(4);
   dp.registerSocket(w, { attachment: 9, profile: 0 });
   libc.connectStart(w, '127.0.0.1', (R.address() as net.AddressInfo).port);
-  while (libc.tcpInfo(w).state !== 1) await sleep(1);
+  while (libc.tcpInfo(w).state !== libc.TCP_ESTABLISHED) await sleep(1);
   const s = libc.dup(fdOf(S));
   const cs = libc.socketCookie(s), cw = libc.socketCookie(w);
   dp.relaySetCtl(cs, { peer: cw, limit: 1 << 30, baseAcked: dp.flow(cw)!.bytesAcked, forwarded: 0 });
@@ -54,7 +55,7 @@ try {
   out.received = got;
   out.first_bad = bad;
   out.stat = dp.relayStat(cs);
-  for (const c of [cs, cw]) { dp.relayRemove('sources', c); dp.relayRemove('targets', c); dp.relayForget(c); }
+  for (const c of [cs, cw]) unsplice(dp, c);
   libc.close(s); libc.close(w);
   S.destroy(); R.close(); L.close();
 } catch (e) {

@@ -10,12 +10,13 @@ import net from 'node:net';
 import * as libc from '../../src/ffi/libc.js';
 import { cgroupOf, enterCgroup, loadDatapath, type Datapath } from '../../src/datapath/index.js';
 import { TestCgroup, buildObjects } from './lab.js';
+import { fdOf } from '../../src/service/socket-fd.js';
+import { unsplice } from '../../src/service/kernel-relay.js';
 
 let cg: TestCgroup | undefined;
 let dp: Datapath | undefined;
 let home = '';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const fdOf = (s: net.Socket | net.Server) => (s as unknown as { _handle: { fd: number } })._handle.fd;
 
 test.before(async () => {
   buildObjects();
@@ -47,7 +48,7 @@ async function splice(limit: number, onReceiver: (s: net.Socket) => void) {
   const w = libc.tcpSocket(4);
   dp!.registerSocket(w, { attachment: 9, profile: 0 });
   libc.connectStart(w, '127.0.0.1', (R.address() as net.AddressInfo).port);
-  while (libc.tcpInfo(w).state !== 1) await sleep(1);
+  while (libc.tcpInfo(w).state !== libc.TCP_ESTABLISHED) await sleep(1);
   const s = libc.dup(fdOf(S));
   const cs = libc.socketCookie(s), cw = libc.socketCookie(w);
   dp!.relaySetCtl(cs, { peer: cw, limit, baseAcked: dp!.flow(cw)!.bytesAcked, forwarded: 0 });
@@ -55,7 +56,7 @@ async function splice(limit: number, onReceiver: (s: net.Socket) => void) {
   for (const which of ['targets', 'sources'] as const) { dp!.relayInsert(which, cs, s); dp!.relayInsert(which, cw, w); }
   const close = () => {
     A.destroy(); S!.destroy();
-    for (const c of [cs, cw]) { dp!.relayRemove('sources', c); dp!.relayRemove('targets', c); dp!.relayForget(c); }
+    for (const c of [cs, cw]) unsplice(dp!, c);
     libc.close(s); libc.close(w);
     R.close(); L.close();
   };

@@ -4,8 +4,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
 import * as libc from '../../src/ffi/libc.js';
+import { fdOf } from '../../src/service/socket-fd.js';
 
-const fdOf = (s: net.Socket) => (s as unknown as { _handle: { fd: number } })._handle.fd;
 
 async function pair(): Promise<{ client: net.Socket; server: net.Socket; srv: net.Server }> {
   let server: net.Socket | undefined;

@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
 import * as libc from '../../src/ffi/libc.js';
+import { fdOf } from '../../src/service/socket-fd.js';
 
 test('sockaddr encodes IPv4 and IPv6 like the kernel expects', () => {
   assert.equal([...libc.sockaddr('10.1.2.3', 80)], [2, 0, 0, 80, 10, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0]);
@@ -51,7 +52,7 @@ test('TCP_INFO and queue sizes read from a live socket', async () => {
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const c = net.connect((srv.address() as net.AddressInfo).port, '127.0.0.1');
   await new Promise((r) => c.on('connect', r));
-  const fd = (c as unknown as { _handle: { fd: number } })._handle.fd;
+  const fd = fdOf(c);
   const info = libc.tcpInfo(fd);
   assert.is(info.state, 1);
   assert.is(libc.inq(fd), 0);

@@ -6,8 +6,8 @@ import * as assert from 'uvu/assert';
 import net from 'node:net';
 import * as libc from '../../src/ffi/libc.js';
 import { applyLeg, type LegSettings } from '../../src/service/tcp-options.js';
+import { fdOf } from '../../src/service/socket-fd.js';
 
-const fdOf = (s: net.Socket | net.Server) => (s as unknown as { _handle: { fd: number } })._handle.fd;
 
 const LISTENER: LegSettings = {
   cc: 'reno', sndbuf: 300 * 1024, rcvbuf: 200 * 1024, nodelay: true, notsentLowat: 0,

@@ -3,6 +3,7 @@
 // xlnetd so a typo is a usage error with a suggestion, not a daemon error.
 import { keysOf } from '../../config/index.js';
 import { isVifName, VIF_NAME_RULE } from '../../config/vif-name.js';
+import { closest } from '../../config/suggest.js';
 import { usageError } from '../cli-error.js';
 import type { Options } from '../../daemon/protocol.js';
 
@@ -13,22 +14,6 @@ export function checkVifName(vif: string, verb: string): void {
 }
 
 export const PROFILE_OPTION_KEYS: readonly string[] = keysOf('profile').map((k) => k.key);
-
-function closest(word: string, candidates: readonly string[]): string | undefined {
-  // Levenshtein distance, for "did you mean"; the key list is short.
-  const dist = (a: string, b: string): number => {
-    const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-    for (let j = 1; j <= b.length; j++) d[0][j] = j;
-    for (let i = 1; i <= a.length; i++) {
-      for (let j = 1; j <= b.length; j++) {
-        d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-      }
-    }
-    return d[a.length][b.length];
-  };
-  const best = candidates.map((c) => [c, dist(word, c)] as const).sort((x, y) => x[1] - y[1])[0];
-  return best && best[1] <= 2 ? best[0] : undefined;
-}
 
 export function parseOptions(given: string[] | undefined, verb: string): Options | undefined {
   if (!given || given.length === 0) return undefined;
