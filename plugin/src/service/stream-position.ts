@@ -25,21 +25,34 @@ export interface LegPosition {
   written: number;
   finReceived: boolean;
   finSent: boolean;
+  /** closed after both FINs (TIME_WAIT's path): what is queued is still readable */
+  graceful: boolean;
 }
 
-/** A socket's counters; `activeOpen` for the WAN leg (its SYN counts in bytes_acked). */
+/**
+ * A socket's counters; `activeOpen` for the WAN leg (its SYN counts in
+ * bytes_acked). tcp_info and the queue sizes are separate calls: an ACK or a
+ * segment arriving between them would skew the sum, so they are read until
+ * tcp_info is the same before and after the queue sizes.
+ */
 export function legPosition(fd: number, activeOpen: boolean): LegPosition {
-  const i = libc.tcpInfo(fd);
-  const finReceived = FIN_RECEIVED.has(i.state);
-  const finSent = FIN_SENT.has(i.state);
-  let inq = 0, outq = 0;
-  if (i.state !== CLOSE) { inq = libc.inq(fd); outq = libc.outq(fd); }
-  return {
-    state: i.state,
-    consumed: i.bytes_received - inq - (finReceived ? 1 : 0),
-    written: i.bytes_acked + outq - (activeOpen ? 1 : 0) - (finSent ? 1 : 0),
-    finReceived, finSent,
-  };
+  for (let tries = 0; ; tries++) {
+    const i = libc.tcpInfo(fd);
+    // A socket that went through TIME_WAIT (both FINs) is CLOSE with no error;
+    // a reset or a timeout leaves one (SO_ERROR).
+    const graceful = i.state === CLOSE && libc.getInt(fd, libc.SOL_SOCKET, libc.SO_ERROR) === 0;
+    const finReceived = FIN_RECEIVED.has(i.state) || graceful;
+    const finSent = FIN_SENT.has(i.state) || graceful;
+    const inq = libc.inq(fd), outq = libc.outq(fd);
+    const again = libc.tcpInfo(fd);
+    if ((again.bytes_acked !== i.bytes_acked || again.bytes_received !== i.bytes_received || again.state !== i.state) && tries < 100) continue;
+    return {
+      state: i.state,
+      consumed: i.bytes_received - inq - (finReceived ? 1 : 0),
+      written: i.bytes_acked + outq - (activeOpen ? 1 : 0) - (finSent ? 1 : 0),
+      finReceived, finSent, graceful,
+    };
+  }
 }
 
 export interface DirectionPosition {
@@ -59,5 +72,5 @@ export function directionPosition(src: LegPosition, dst: LegPosition): Direction
 
 /** Usable for relaying again: not closed, not reset. */
 export function legAlive(p: LegPosition): boolean {
-  return p.state !== CLOSE && p.state !== TIME_WAIT && (p.state === ESTABLISHED || FIN_RECEIVED.has(p.state) || FIN_SENT.has(p.state));
+  return p.graceful || p.state === ESTABLISHED || FIN_RECEIVED.has(p.state) || FIN_SENT.has(p.state);
 }
