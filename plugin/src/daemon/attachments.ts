@@ -63,7 +63,7 @@ export class Attachments implements ScopedAttachments, FlowSteering<VifAttachmen
 
   /** An attachment's steering as this daemon runs it. */
   private steer(att: VifAttachment): AttachmentSteering {
-    return { ...this.steer(att), ipv6: this.d.ipv6() };
+    return { ...att.steering(this.maxFlows), ipv6: this.d.ipv6() };
   }
 
   private replyRules(): string[] {

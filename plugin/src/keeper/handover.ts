@@ -9,7 +9,7 @@
 //
 // Without a keeper (it could not be started) xlnetd runs as before: its own
 // nft session, and a restart resets the split connections.
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as libc from '../ffi/libc.js';
 import type { NftSession } from '../steering/nft-session.js';
@@ -76,6 +76,7 @@ export class Handover {
     try { saved = JSON.parse(readFileSync(this.sysctlFile(), 'utf8')) as Record<string, string>; } catch { /* none yet */ }
     if (saved[path] === undefined) {
       saved[path] = readFileSync(path, 'utf8').trim();
+      mkdirSync(this.stateDir, { recursive: true });
       const tmp = `${this.sysctlFile()}.tmp`;
       writeFileSync(tmp, JSON.stringify(saved));
       renameSync(tmp, this.sysctlFile());

@@ -4,12 +4,16 @@
 // without waiting (their order on the socket is their order in the keeper).
 import net from 'node:net';
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as libc from '../ffi/libc.js';
 import type { HelloResult, HeldItem, KeeperCleanup, KeeperRequest } from './keeper-protocol.js';
 
-const MAIN = join(dirname(fileURLToPath(import.meta.url)), 'main.js');
+/** The keeper's entry point next to this module: compiled, or the source when
+ * xlnetd itself runs from source (tsx: its execArgv carry the loader). */
+const HERE = dirname(fileURLToPath(import.meta.url));
+const MAIN = existsSync(join(HERE, 'main.js')) ? join(HERE, 'main.js') : join(HERE, 'main.ts');
 
 export class KeeperError extends Error {
   readonly code = 'E_KEEPER';
@@ -46,7 +50,7 @@ export class KeeperClient {
   static async open(path: string, start: KeeperStart): Promise<{ keeper: KeeperClient; hello: HelloResult }> {
     let sock = await tryConnect(path);
     if (!sock) {
-      const child = spawn(process.execPath, [MAIN, '--socket', path, '--grace', String(start.graceSec)], {
+      const child = spawn(process.execPath, [...process.execArgv, MAIN, '--socket', path, '--grace', String(start.graceSec)], {
         detached: true, stdio: ['ignore', start.logFd ?? 2, start.logFd ?? 2],
       });
       child.unref();
