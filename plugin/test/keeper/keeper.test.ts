@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KeeperClient } from '../../src/keeper/keeper-client.js';
+import { socketPair } from '../service/loopback.js';
 
 const fdOf = (s: net.Socket) => (s as unknown as { _handle: { fd: number } })._handle.fd;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -16,15 +17,6 @@ const dir = mkdtempSync(join(tmpdir(), 'xlnet-keeper-'));
 const path = join(dir, 'keeper.sock');
 let keeper: ChildProcess;
 
-async function pair(): Promise<{ client: net.Socket; server: net.Socket; srv: net.Server }> {
-  let server: net.Socket | undefined;
-  const srv = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (s) => { server = s; });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const client = net.connect({ port: (srv.address() as net.AddressInfo).port, host: '127.0.0.1', allowHalfOpen: true });
-  await new Promise((r) => client.once('connect', r));
-  while (!server) await sleep(2);
-  return { client, server, srv };
-}
 
 test.before(async () => {
   keeper = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../../src/keeper/main.ts'),
@@ -38,7 +30,7 @@ test.after(() => {
 });
 
 test('a held socket outlives its owner and comes back with the bytes that arrived meanwhile', async () => {
-  const { client, server, srv } = await pair();
+  const { client, server, srv } = await socketPair();
   const first = await KeeperClient.open(path, { graceSec: 30 });
   assert.equal(first.hello.held, []);
   await first.keeper.keep([{ name: 'flow/1/guest', fd: fdOf(server), meta: { id: 1 } }]);
@@ -76,7 +68,7 @@ test('bye without handover: the keeper closes what it holds, writes its clean-up
   keeper = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../../src/keeper/main.ts'),
     '--socket', path, '--grace', '30', '--cgroup', 'none'], { stdio: ['ignore', 'inherit', 'inherit'] });
   for (let i = 0; i < 200 && !existsSync(path); i++) await sleep(25);
-  const { client, server, srv } = await pair();
+  const { client, server, srv } = await socketPair();
   const { keeper: k } = await KeeperClient.open(path, { graceSec: 30 });
   await k.keep([{ name: 'flow/2/guest', fd: fdOf(server) }]);
   server.destroy();

@@ -4,23 +4,13 @@ import * as assert from 'uvu/assert';
 import net from 'node:net';
 import * as libc from '../../src/ffi/libc.js';
 import { directionPosition, legPosition } from '../../src/service/stream-position.js';
+import { socketPair } from './loopback.js';
 
 const fdOf = (s: net.Socket) => (s as unknown as { _handle: { fd: number } })._handle.fd;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function pair(): Promise<{ client: net.Socket; server: net.Socket; srv: net.Server }> {
-  let server: net.Socket | undefined;
-  const srv = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (s) => { server = s; });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const client = net.connect({ port: (srv.address() as net.AddressInfo).port, host: '127.0.0.1', allowHalfOpen: true });
-  await new Promise((r) => client.once('connect', r));
-  while (!server) await sleep(2);
-  client.pause();
-  return { client, server, srv };
-}
-
 test('consumed and written count data only: the SYN, the FINs and unread bytes left out', async () => {
-  const { client, server, srv } = await pair();
+  const { client, server, srv } = await socketPair();
   const c = fdOf(client), s = fdOf(server);
   client.write(Buffer.alloc(1000, 1));
   server.write(Buffer.alloc(300, 2));
@@ -40,8 +30,8 @@ test('consumed and written count data only: the SYN, the FINs and unread bytes l
 });
 
 test('a relay that wrote more than it took shows repeated bytes; one that took more shows lost bytes', async () => {
-  const a = await pair(); // a.client -> a.server is the source
-  const b = await pair(); // b.server -> b.client is the destination
+  const a = await socketPair(); // a.client -> a.server is the source
+  const b = await socketPair(); // b.server -> b.client is the destination
   a.client.write(Buffer.alloc(5000, 7));
   await sleep(50);
   // Written 3000 into the destination, taken 2000 out of the source: 1000 repeated.

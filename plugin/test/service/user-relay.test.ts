@@ -9,24 +9,15 @@ import { createHash } from 'node:crypto';
 import * as libc from '../../src/ffi/libc.js';
 import { UserRelay } from '../../src/service/user-relay.js';
 import { directionPosition, legPosition } from '../../src/service/stream-position.js';
+import { socketPair } from './loopback.js';
 
 const fdOf = (s: net.Socket) => (s as unknown as { _handle: { fd: number } })._handle.fd;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function pair(): Promise<{ client: net.Socket; server: net.Socket; srv: net.Server }> {
-  let server: net.Socket | undefined;
-  const srv = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (s) => { server = s; });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const client = net.connect({ port: (srv.address() as net.AddressInfo).port, host: '127.0.0.1', allowHalfOpen: true });
-  await new Promise((r) => client.once('connect', r));
-  while (!server) await sleep(2);
-  return { client, server, srv };
-}
-
 /** guest -> [relay: a.server | b.client] -> remote; returns the relay and the two ends. */
 async function relayed() {
-  const a = await pair(); // a.client: the guest; a.server: the guest leg
-  const b = await pair(); // b.client: the WAN leg; b.server: the remote
+  const a = await socketPair(); // a.client: the guest; a.server: the guest leg
+  const b = await socketPair(); // b.client: the WAN leg; b.server: the remote
   const gfd = libc.dup(fdOf(a.server)), wfd = libc.dup(fdOf(b.client));
   a.server.destroy(); b.client.destroy();
   const events = { ended: [] as string[], errors: [] as string[] };
