@@ -174,6 +174,12 @@ export class Handover {
   async leave(handover: boolean): Promise<void> {
     if (!handover) this.restoreSysctls();
     if (!this.keeper?.alive) return;
-    await this.keeper.bye(handover).catch((e: Error) => this.log.warn(`keeper: ${e.message}`));
+    try {
+      // Without a handover xlnetd has removed its routes itself: the keeper only lets go.
+      if (!handover) await this.keeper.cleanup({ argv: [], files: [] });
+      await this.keeper.bye(handover);
+    } catch (e) {
+      this.log.warn(`keeper: ${(e as Error).message}`);
+    }
   }
 }
