@@ -7,6 +7,9 @@
 //   probe.mjs idle HOST PORT SECONDS  connect, send nothing, report how the connection ended
 //   probe.mjs hold HOST PORT SECONDS  connect and keep the connection open, echoing a
 //                                      line each second; print JSON at the end
+//   probe.mjs serve-stall PORT        accept and never read (a remote whose window closes)
+//   probe.mjs push HOST PORT SECONDS  connect, write without end (against serve-stall: a stalled
+//                                      upload), after SECONDS print JSON {connected, written, error}
 import net from 'node:net';
 
 const [mode, a, b, c] = process.argv.slice(2);
@@ -16,7 +19,20 @@ function payload(t) { return t.startsWith('@') ? Buffer.alloc(Number(t.slice(1))
 
 function out(o) { process.stdout.write(`${JSON.stringify(o)}\n`); }
 
-if (mode === 'serve-reset' || mode === 'serve-echo') {
+if (mode === 'serve-stall') {
+  const held = [];
+  const srv = net.createServer({ pauseOnConnect: true }, (s) => { s.on('error', () => {}); held.push(s); });
+  srv.listen(Number(a), '::', () => process.stdout.write('ready\n'));
+} else if (mode === 'push') {
+  const r = { connected: false, written: 0, error: null };
+  const s = net.connect({ host: a, port: Number(b) });
+  const chunk = Buffer.alloc(64 * 1024, 'p');
+  const pump = () => { while (!s.destroyed && s.write(chunk)) r.written += chunk.length; if (!s.destroyed) r.written += chunk.length; };
+  s.on('connect', () => { r.connected = true; pump(); });
+  s.on('drain', pump);
+  s.on('error', (e) => { r.error = e.code; });
+  setTimeout(() => { out(r); process.exit(0); }, Number(c) * 1000);
+} else if (mode === 'serve-reset' || mode === 'serve-echo') {
   const srv = net.createServer({ allowHalfOpen: true }, (s) => {
     s.on('error', () => {});
     if (mode === 'serve-reset') s.once('data', () => s.resetAndDestroy());
@@ -53,6 +69,6 @@ if (mode === 'serve-reset' || mode === 'serve-echo') {
   s.on('error', (e) => { r.error = e.code; });
   s.on('close', () => out(r));
 } else {
-  process.stderr.write('usage: probe.mjs serve-reset|serve-echo PORT | connect HOST PORT [SEND] | hold HOST PORT SECONDS\n');
+  process.stderr.write('usage: probe.mjs serve-reset|serve-echo|serve-stall PORT | push HOST PORT SECONDS | connect HOST PORT [SEND] | hold HOST PORT SECONDS\n');
   process.exit(2);
 }

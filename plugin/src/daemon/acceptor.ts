@@ -37,17 +37,29 @@ export class Acceptor {
 
   constructor(private readonly d: AcceptorDeps) {}
 
-  /** Listens (port 0: one the kernel picks); returns the port. */
-  async listen(port: number): Promise<number> {
-    const p = await this.listener.listen(port);
-    this.tuneListener();
+  /**
+   * Listens (port 0: one the kernel picks), or serves the listening sockets a
+   * previous xlnetd left with the keeper (`kept`: same port, same queue; their
+   * options are what that xlnetd set, so every guest leg sets all of its own).
+   * Returns the port.
+   */
+  async listen(port: number, kept?: number[]): Promise<number> {
+    const p = kept ? await this.listener.adopt(kept) : await this.listener.listen(port);
+    if (!kept) this.tuneListener();
     // Guest legs: accepted sockets inherit this registration (slot 0: no
     // tuning, the guest leg's options are set per profile after accept).
     this.d.host.registerListener(this.listener.fds);
     return p;
   }
 
-  close(): Promise<void> { return this.listener.close(); }
+  /** The listening sockets (IPv4, then IPv6 when Dom0 has it). */
+  get fds(): number[] { return this.listener.fds; }
+
+  /** False when Dom0's loopback has no IPv6 (IPv6 connections are not split). */
+  get ipv6(): boolean { return this.listener.ipv6; }
+
+  /** Stops accepting at once (accepted connections are the flow table's). */
+  close(): void { this.listener.close(); }
 
   /**
    * Gives the transparent listener the default profile's guest-leg options,
@@ -108,7 +120,7 @@ export class Acceptor {
     } catch (e) {
       log.warn(`${att.vif}: flow ${id} not tuned: ${(e as Error).message}`);
     }
-    flows.open(id, { vif: att, guestSock: s, guest, dst, profile: p, relayMaps: host.relayMapsFor(p), tuning, listenerGuest: this.listenerGuest });
+    flows.open(id, { vif: att, guestSock: s, guest, dst, profile: p, options: att.options, relayMaps: host.relayMapsFor(p), tuning, listenerGuest: this.listenerGuest });
   }
 }
 

@@ -9,7 +9,8 @@ import type { XlnetConfig } from '../config/index.js';
 import { isVifName, VIF_NAME_RULE } from '../config/vif-name.js';
 import type { NftSession } from '../steering/nft-session.js';
 import {
-  attachmentRules, detachRules, forgetFlowRule, rememberFlowRule, replyChainRules, scopeRules, selectorRules, stopNewFlowsRules,
+  attachmentRules, detachRules, forgetFlowRule, newFlowsDirectRules, rememberFlowRule, replyChainRules, scopeRules, selectorRules, stopNewFlowsRules,
+  type AttachmentSteering,
 } from '../steering/rules.js';
 import { routeScope, type RouteScope } from '../steering/routes.js';
 import type { Endpoint, SplitConnection } from '../service/split-connection.js';
@@ -34,6 +35,10 @@ export interface AttachmentsDeps {
   flows: () => FlowTable<VifAttachment>;
   store: StateStore;
   log: Logger;
+  /** false when Dom0's loopback has no IPv6: IPv6 SYNs are not diverted */
+  ipv6: () => boolean;
+  /** takes the batch that makes every vif's new connections go direct, whenever it changes (the keeper runs it if xlnetd dies) */
+  onExitRules?: (nft: string[]) => void;
 }
 
 export class Attachments implements ScopedAttachments, FlowSteering<VifAttachment> {
@@ -48,17 +53,31 @@ export class Attachments implements ScopedAttachments, FlowSteering<VifAttachmen
 
   private get maxFlows(): number { return this.d.config().daemon.max_flows; }
 
-  /** The lowest free id: at most MAX_VIFS, what the datapath's maps hold and the fwmark's 16 bits carry. */
-  private allocateId(): number {
+  /** The lowest free id (or the one it had before a restart: the kept flow sets and marks carry it):
+   * at most MAX_VIFS, what the datapath's maps hold and the fwmark's 16 bits carry. */
+  private allocateId(wanted?: number): number {
+    if (wanted && wanted <= MAX_VIFS && !this.byId.has(wanted)) return wanted;
     for (let id = 1; id <= MAX_VIFS; id++) if (!this.byId.has(id)) return id;
     throw new RequestError('E_LIMIT', `${MAX_VIFS} vifs are attached (the most xlnetd runs); detach one first`);
   }
 
-  private replyRules(): string[] {
-    return replyChainRules([...this.byVif.values()].map((a) => a.steering(this.maxFlows)));
+  /** An attachment's steering as this daemon runs it. */
+  private steer(att: VifAttachment): AttachmentSteering {
+    return { ...att.steering(this.maxFlows), ipv6: this.d.ipv6() };
   }
 
-  async attach(vif: string, profileName?: string, options: Options = {}, domain?: string, required = false): Promise<AttachmentInfo> {
+  private replyRules(): string[] {
+    return replyChainRules([...this.byVif.values()].map((a) => this.steer(a)));
+  }
+
+  /** Every vif's SYN rules out in one batch, established flows keep theirs (a stop; the keeper if xlnetd dies). */
+  newFlowsDirect(): string[] {
+    return newFlowsDirectRules([...this.byVif.values()].map((a) => this.steer(a)));
+  }
+
+  private syncOnExit(): void { this.d.onExitRules?.(this.newFlowsDirect()); }
+
+  async attach(vif: string, profileName?: string, options: Options = {}, domain?: string, required = false, id?: number): Promise<AttachmentInfo> {
     if (!isVifName(vif)) throw new RequestError('E_BAD_REQUEST', `'${vif}' is not a network interface name xlnet takes (${VIF_NAME_RULE})`);
     const had = this.byVif.get(vif);
     if (had) {
@@ -69,12 +88,12 @@ export class Attachments implements ScopedAttachments, FlowSteering<VifAttachmen
     if (!placement) throw new RequestError('E_NO_VIF', `no network interface ${vif} in Dom0`);
     const profile = profileFor(this.d.config(), profileName, options);
     this.d.host.checkEngine(profile);
-    const att = new VifAttachment(this.allocateId(), vif, placement, profile, { ...options }, domain, required);
+    const att = new VifAttachment(this.allocateId(id), vif, placement, profile, { ...options }, domain, required);
     if (placement.mode === 'bridge') att.scope = await routeScope(placement.bridge!);
     this.byId.set(att.id, att);
     this.byVif.set(vif, att);
     try {
-      await this.d.nft.atomically([...attachmentRules(att.steering(this.maxFlows)), ...this.replyRules()]);
+      await this.d.nft.atomically([...attachmentRules(this.steer(att)), ...this.replyRules()]);
     } catch (e) {
       this.byId.delete(att.id);
       this.byVif.delete(vif);
@@ -82,6 +101,7 @@ export class Attachments implements ScopedAttachments, FlowSteering<VifAttachmen
     }
     this.d.host.syncRelayVif(att.id, vif, att.profile);
     this.save();
+    this.syncOnExit();
     this.d.log.info(`attached ${vif} (${placement.mode}${placement.bridge ? ` on ${placement.bridge}` : ''}) profile ${profile.name}${domain ? ` domain ${domain}` : ''}`);
     return this.info(att);
   }
@@ -98,7 +118,7 @@ export class Attachments implements ScopedAttachments, FlowSteering<VifAttachmen
     }
     if (att.state !== 'draining') {
       att.state = 'draining';
-      await this.d.nft.atomically(stopNewFlowsRules(att.steering(this.maxFlows)));
+      await this.d.nft.atomically(stopNewFlowsRules(this.steer(att)));
     }
     this.d.log.info(`detaching ${vif} (drain${gone ? ', vif gone' : ''}): ${att.counts.open} flow(s) still running`);
     if (gone) this.d.flows().vifVanished(att.id);
@@ -113,7 +133,8 @@ export class Attachments implements ScopedAttachments, FlowSteering<VifAttachmen
     this.byId.delete(att.id);
     this.d.host.syncRelayVif(att.id, att.vif, undefined);
     this.save();
-    if (this.d.nft.alive) await this.d.nft.atomically([...this.replyRules(), ...detachRules(att.steering(this.maxFlows))]);
+    if (this.d.nft.alive) await this.d.nft.atomically([...this.replyRules(), ...detachRules(this.steer(att))]);
+    this.syncOnExit();
     this.d.log.info(`detached ${att.vif}`);
   }
 
@@ -125,7 +146,7 @@ export class Attachments implements ScopedAttachments, FlowSteering<VifAttachmen
     this.d.host.checkEngine(profile);
     att.profile = profile;
     att.options = merged;
-    if (att.state === 'active') await this.d.nft.atomically(selectorRules(att.steering(this.maxFlows)));
+    if (att.state === 'active') await this.d.nft.atomically(selectorRules(this.steer(att)));
     this.d.host.syncRelayVif(att.id, vif, att.profile);
     this.save();
     this.d.log.info(`${vif}: profile ${profile.name}${Object.keys(merged).length ? ` with ${JSON.stringify(merged)}` : ''} (new connections)`);
@@ -157,7 +178,7 @@ export class Attachments implements ScopedAttachments, FlowSteering<VifAttachmen
 
   async rescope(att: VifAttachment, scope: RouteScope): Promise<void> {
     att.scope = scope;
-    await this.d.nft.atomically(scopeRules(att.steering(this.maxFlows)));
+    await this.d.nft.atomically(scopeRules(this.steer(att)));
   }
 
   rememberTuple(att: VifAttachment, wanLocal: Endpoint, dst: Endpoint): Promise<void> {
@@ -180,7 +201,7 @@ export class Attachments implements ScopedAttachments, FlowSteering<VifAttachmen
 
   private save(): void {
     this.d.store.saveAttachments([...this.byVif.values()].filter((a) => a.state === 'active')
-      .map((a) => ({ vif: a.vif, profile: a.profile.name, options: a.options, domain: a.domain, required: a.required })));
+      .map((a) => ({ vif: a.vif, id: a.id, profile: a.profile.name, options: a.options, domain: a.domain, required: a.required })));
   }
 
   /** Re-attaches what was attached before a restart, for vifs that still exist. */
@@ -189,7 +210,7 @@ export class Attachments implements ScopedAttachments, FlowSteering<VifAttachmen
     if (!saved) return;
     for (const s of saved) {
       try {
-        await this.attach(s.vif, s.profile, s.options, s.domain, s.required);
+        await this.attach(s.vif, s.profile, s.options, s.domain, s.required, s.id);
       } catch (e) {
         this.d.log.warn(`not restoring ${s.vif}: ${(e as Error).message}`);
       }

@@ -15,6 +15,13 @@ import {
 } from './protocol.js';
 import type { Logger } from './log.js';
 
+/** Control connections at most (the one idle the longest makes room for a new one). */
+const CONTROL_CLIENTS = 64;
+/** Requests taken ahead of their answers, per connection. */
+const CONTROL_QUEUE = 16;
+/** Answer bytes a client may leave unread before its requests stop being read. */
+const CONTROL_UNREAD = 1024 * 1024;
+
 /** What the control protocol's operations do (the daemon implements them). */
 export interface ControlOps {
   hello(): { version: string; protocol: number };
@@ -31,6 +38,7 @@ export class ControlServer {
   private server?: net.Server;
   /** open control connections: a stop must not wait for them (`xlnet top` stays connected) */
   private readonly clients = new Set<net.Socket>();
+  private readonly state = new WeakMap<net.Socket, { pending: number; last: number }>();
 
   constructor(readonly path: string, private readonly ops: ControlOps, private readonly log: Logger) {}
 
@@ -69,33 +77,65 @@ export class ControlServer {
     if (srv) rmSync(this.path, { force: true });
   }
 
+  /**
+   * One control connection. Its memory is bounded: requests are taken only
+   * while fewer than CONTROL_QUEUE wait for their answer and the client has
+   * read its answers down to CONTROL_UNREAD bytes; otherwise the connection is
+   * not read (the client's writes block: backpressure). At most
+   * CONTROL_CLIENTS connections: a new one closes the one idle the longest,
+   * so `xlnet` always gets in.
+   */
   private serve(c: net.Socket): void {
+    if (this.clients.size >= CONTROL_CLIENTS) {
+      const idle = [...this.clients].filter((x) => (this.state.get(x)?.pending ?? 0) === 0)
+        .sort((a, b) => (this.state.get(a)?.last ?? 0) - (this.state.get(b)?.last ?? 0));
+      if (idle[0]) idle[0].destroy();
+      else { c.end(`${JSON.stringify(failure(null, 'E_BUSY', `${CONTROL_CLIENTS} control connections are busy; try again`))}\n`); return; }
+    }
     this.clients.add(c);
+    const st = { pending: 0, last: Date.now() };
+    this.state.set(c, st);
     let gone = false;
     c.on('close', () => { gone = true; this.clients.delete(c); });
     let buf = '';
     let chain = Promise.resolve();
+    const throttle = () => {
+      const full = st.pending >= CONTROL_QUEUE || c.writableLength > CONTROL_UNREAD || buf.length > MAX_REQUEST_BYTES;
+      if (full && !c.isPaused()) c.pause();
+      else if (!full && c.isPaused() && !c.destroyed) c.resume();
+    };
+    // Takes complete lines off the buffer while the queue has room; the rest waits there.
+    const pump = () => {
+      let i: number;
+      while (st.pending < CONTROL_QUEUE && (i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        if (!line.trim()) continue;
+        st.pending++;
+        // Requests on one connection are answered in order.
+        chain = chain.then(async () => {
+          const res = await this.handleLine(line);
+          if (gone || c.destroyed || c.readableEnded) await this.undoIfGone(line, res);
+          if (!c.destroyed) c.write(`${JSON.stringify(res)}\n`);
+          st.pending--;
+          st.last = Date.now();
+          pump();
+        });
+      }
+      throttle();
+    };
+    c.on('drain', throttle);
     c.setEncoding('utf8');
     c.on('error', () => undefined);
     c.on('data', (d: string) => {
+      st.last = Date.now();
       buf += d;
       if (buf.length > MAX_REQUEST_BYTES && !buf.includes('\n')) {
         c.end(`${JSON.stringify(failure(null, 'E_TOO_LARGE', `request longer than ${MAX_REQUEST_BYTES} bytes`))}\n`);
         buf = '';
         return;
       }
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        if (!line.trim()) continue;
-        // Requests on one connection are answered in order.
-        chain = chain.then(async () => {
-          const res = await this.handleLine(line);
-          if (gone || c.destroyed || c.readableEnded) await this.undoIfGone(line, res);
-          if (!c.destroyed) c.write(`${JSON.stringify(res)}\n`);
-        });
-      }
+      pump();
     });
   }
 

@@ -8,7 +8,8 @@ import type { Profile } from '../config/index.js';
 import { SplitConnection, type Endpoint, type SplitHooks } from '../service/split-connection.js';
 import type { RelayMaps } from '../service/kernel-relay.js';
 import type { LegSettings } from '../service/tcp-options.js';
-import type { FlowInfo } from './protocol.js';
+import type { Handover, KeptFlow } from '../keeper/handover.js';
+import type { FlowInfo, Options } from './protocol.js';
 import type { Logger } from './log.js';
 
 /** A vif's flow counts; only the flow table changes them. */
@@ -55,7 +56,12 @@ export interface OpenFlow<V extends FlowVif> {
   relayMaps?: RelayMaps;
   tuning?: FlowTuning;
   listenerGuest?: LegSettings;
+  /** the vif's profile options (a restarted xlnetd rebuilds the profile from its name and these) */
+  options: Options;
 }
+
+/** What the flow table asks of the keeper (keeper/handover.ts): copies of each flow's sockets. */
+export type FlowKeeper = Pick<Handover, 'keepFlow' | 'dropFlow' | 'renameFlow' | 'resetFlow'>;
 
 const RATE_SAMPLE_MS = 1000;
 
@@ -65,6 +71,8 @@ export class FlowTable<V extends FlowVif> {
   /** flows and bytes of flows that ended, since start */
   private readonly ended = { flows: 0, up: 0, down: 0 };
   private timer?: NodeJS.Timeout;
+  /** set when a keeper holds the flows' sockets across restarts */
+  keeper?: FlowKeeper;
 
   constructor(
     private readonly limits: () => { maxFlows: number },
@@ -99,6 +107,7 @@ export class FlowTable<V extends FlowVif> {
       log: (level, msg) => this.log.log(level, msg),
       listenerGuest: o.listenerGuest,
       registerWan: tuning?.registerWan,
+      opened: (f, guestFd, wanFd) => this.keeper?.keepFlow(f, guestFd, wanFd, { profile: o.profile.name, options: o.options }),
     };
     const flow = new SplitConnection(id, vif.vif, vif.id, o.guestSock, o.guest, o.dst, o.profile, hooks, o.relayMaps);
     this.flows.set(id, flow);
@@ -112,8 +121,52 @@ export class FlowTable<V extends FlowVif> {
     return flow;
   }
 
+  /**
+   * Takes over the flows a previous xlnetd handed to the keeper. `resolve`
+   * finds a kept flow's vif and profile (or says why not); a flow that cannot
+   * go on (its vif is gone, a leg closed, bytes lost) is reset.
+   */
+  adopt(kept: KeptFlow[], resolve: (k: KeptFlow) => { vif: V; profile: Profile } | string): void {
+    let adopted = 0;
+    const refused: string[] = [];
+    for (const k of kept) {
+      const m = k.meta;
+      const id = this.nextId++;
+      const r = resolve(k);
+      const flow = typeof r === 'string' ? r : SplitConnection.adopt(id, r.vif.vif, r.vif.id, k.guestFd, k.wanFd, m, r.profile, {
+        rememberTuple: async () => undefined, // the WAN leg is bound already
+        closed: (f, reason) => this.closed(r.vif, f, reason),
+        log: (level, msg) => this.log.log(level, msg),
+      });
+      if (typeof flow === 'string') {
+        refused.push(flow);
+        this.log.warn(`flow ${m.guest.ip}:${m.guest.port} -> ${m.dst.ip}:${m.dst.port} not taken over, reset: ${flow}`);
+        this.keeper?.resetFlow(k);
+        continue;
+      }
+      const vif = (r as { vif: V }).vif;
+      this.flows.set(id, flow);
+      vif.counts.open++;
+      vif.counts.total++;
+      this.keeper?.renameFlow(m.id, flow);
+      adopted++;
+    }
+    if (kept.length) this.log.info(`adopted ${adopted} flow(s) from the previous xlnetd${refused.length ? `, reset ${refused.length}` : ''}`);
+  }
+
+  /**
+   * Stops relaying every flow for the keeper to hold (at most `ms`). Returns
+   * the bytes still in xlnetd (lost at exit) and the flows whose engine
+   * cannot tell (kernel engine, still connecting).
+   */
+  async handOverAll(ms: number): Promise<{ flows: number; stuck: number; unknown: number }> {
+    const left = await Promise.all([...this.flows.values()].map((f) => f.handOver(ms)));
+    return { flows: left.length, stuck: left.filter((n) => n > 0).reduce((a, b) => a + b, 0), unknown: left.filter((n) => n < 0).length };
+  }
+
   private closed(vif: V, f: SplitConnection, reason: string): void {
     this.flows.delete(f.id);
+    this.keeper?.dropFlow(f.id);
     this.ended.flows++;
     this.ended.up += f.bytesUp;
     this.ended.down += f.bytesDown;

@@ -68,7 +68,8 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then((code) => { process.exitCode = code; }, (e) => {
+// Exit explicitly: the sockets handed over to the keeper stay open in this process until it ends.
+main().then((code) => { process.exit(code); }, (e) => {
   process.stderr.write(`xlnetd: ${(e as Error).stack ?? e}\n`);
   process.exitCode = 1;
 });

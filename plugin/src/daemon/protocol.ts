@@ -44,6 +44,7 @@ export interface ErrorBody {
 export type ErrorCode =
   | 'E_PARSE'        // the line is not JSON
   | 'E_TOO_LARGE'    // the line is longer than MAX_REQUEST_BYTES
+  | 'E_BUSY'         // every control connection is busy with a request
   | 'E_VERSION'      // unknown protocol version
   | 'E_BAD_REQUEST'  // missing/invalid fields; message names the field
   | 'E_UNKNOWN_OP'

@@ -33,19 +33,37 @@ export class Routing {
 
   constructor(private readonly nft: NftSession, private readonly log: Logger) {}
 
+  /** Families the policy routes are for: IPv6 only when Dom0's loopback has it. */
+  private families: Array<'-4' | '-6'> = ['-4', '-6'];
+
   /**
    * The policy routes: diverted packets (marked) are delivered locally; but
    * Dom0's own packets on the split connections carry the SYN's mark too
    * (tcp_fwmark_accept), and those must be routed normally, hence the
    * higher-priority `iif lo` rule.
    */
-  private async policyRoutes(action: 'add' | 'del'): Promise<void> {
+  private rules(): string[][] {
     const mark = `0x${MARK_BASE.toString(16)}/0x${MARK_MASK.toString(16)}`;
-    const rules = [
+    return [
       ['iif', 'lo', 'fwmark', mark, 'lookup', 'main', 'priority', String(RULE_PRIORITY - 1)],
       ['fwmark', mark, 'lookup', String(ROUTE_TABLE), 'priority', String(RULE_PRIORITY)],
     ];
+  }
+
+  /** Whether a family's policy routes are there, each rule once (left by a previous xlnetd whose flows were kept). */
+  private async present(fam: string): Promise<boolean> {
+    const shown = await run('ip', [fam, 'rule', 'show']).then((r) => r.stdout, () => '');
+    const table = await run('ip', [fam, 'route', 'show', 'table', String(ROUTE_TABLE)]).then((r) => r.stdout, () => '');
+    const once = (prio: string) => shown.split('\n').filter((l) => l.startsWith(`${prio}:`)).length === 1;
+    return once(String(RULE_PRIORITY - 1)) && once(String(RULE_PRIORITY)) && /^local /m.test(table);
+  }
+
+  private async policyRoutes(action: 'add' | 'del'): Promise<void> {
+    const rules = this.rules();
     for (const fam of ['-4', '-6']) {
+      const wanted = action === 'add' && this.families.includes(fam as '-4');
+      // Taken over as they are: the kept flows' packets must not lose their route for a moment.
+      if (wanted && await this.present(fam)) continue;
       // Remove leftovers of a crashed run first, so each rule exists once.
       for (const r of rules) {
         for (let i = 0; i < 10; i++) {
@@ -54,17 +72,29 @@ export class Routing {
         }
       }
       await run('ip', [fam, 'route', 'flush', 'table', String(ROUTE_TABLE)]).catch(() => undefined);
-      if (action === 'add') {
+      if (wanted) {
         for (const r of rules) await run('ip', [fam, 'rule', 'add', ...r]);
         await run('ip', [fam, 'route', 'add', 'local', fam === '-4' ? '0.0.0.0/0' : '::/0', 'dev', 'lo', 'table', String(ROUTE_TABLE)]);
       }
     }
   }
 
-  async install(): Promise<void> {
+  /** `ipv6` false: Dom0's loopback has no IPv6, only IPv4 is routed. */
+  async install(ipv6 = true): Promise<void> {
+    this.families = ipv6 ? ['-4', '-6'] : ['-4'];
     await this.refreshLocalAddresses();
     this.installed = true;
     await this.policyRoutes('add');
+  }
+
+  /** The commands that remove the policy routes (what the keeper runs when it lets the last kept flow go). */
+  removeCommands(): string[][] {
+    const out: string[][] = [];
+    for (const fam of this.families) {
+      for (const r of this.rules()) out.push(['ip', fam, 'rule', 'del', ...r]);
+      out.push(['ip', fam, 'route', 'flush', 'table', String(ROUTE_TABLE)]);
+    }
+    return out;
   }
 
   /** Starts following Dom0's addresses and routes. */

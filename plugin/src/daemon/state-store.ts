@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import type { Options } from './protocol.js';
 import type { Logger } from './log.js';
 
-export interface SavedAttachment { vif: string; profile: string; options: Options; domain?: string; required: boolean }
+/** `id`: the attachment id, kept across a restart (the steering's sets and marks carry it). */
+export interface SavedAttachment { vif: string; id?: number; profile: string; options: Options; domain?: string; required: boolean }
 
 export class StateStore {
   constructor(readonly dir: string, private readonly log: Logger) {}

@@ -24,6 +24,11 @@ const lib = define({
   fcntl: { library: 'libc', retType: I32, paramsType: [I32, I32, I32], errno: true },
   recv: { library: 'libc', retType: DataType.I64, paramsType: [I32, BUF, DataType.U64, I32], errno: true },
   shutdown: { library: 'libc', retType: I32, paramsType: [I32, I32], errno: true },
+  send: { library: 'libc', retType: DataType.I64, paramsType: [I32, BUF, DataType.U64, I32], errno: true },
+  write: { library: 'libc', retType: DataType.I64, paramsType: [I32, BUF, DataType.U64], errno: true },
+  pipe2: { library: 'libc', retType: I32, paramsType: [BUF, I32], errno: true },
+  // syscall(2) is variadic: called through a fixed signature (x86_64 passes both alike in registers).
+  syscall: { library: 'libc', retType: DataType.I64, paramsType: [DataType.I64, I32, I32, I32], errno: true },
 });
 
 const ERRNO_NAMES = new Map<number, string>(Object.entries(constants.errno).map(([k, v]) => [v, k]));
@@ -54,7 +59,10 @@ export const TCP_NODELAY = 1, TCP_KEEPIDLE = 4, TCP_KEEPINTVL = 5, TCP_KEEPCNT =
 export const TCP_CONGESTION = 13, TCP_USER_TIMEOUT = 18, TCP_NOTSENT_LOWAT = 25;
 export const SO_LINGER = 13, SO_COOKIE = 57;
 export const SHUT_RD = 0, SHUT_WR = 1, SHUT_RDWR = 2;
-export const MSG_PEEK = 0x2, MSG_DONTWAIT = 0x40;
+export const MSG_PEEK = 0x2, MSG_DONTWAIT = 0x40, MSG_TRUNC = 0x20, MSG_NOSIGNAL = 0x4000;
+export const SO_PEERCRED = 17, SO_MEMINFO = 55;
+const SYS_PIDFD_OPEN = 434, SYS_PIDFD_GETFD = 438; // x86_64 <asm/unistd_64.h>
+const O_CLOEXEC = 0o2000000;
 const F_DUPFD_CLOEXEC = 1030; // <linux/fcntl.h>: F_LINUX_SPECIFIC_BASE + 6
 const SIOCINQ = 0x541b, SIOCOUTQ = 0x5411;
 const EINPROGRESS = constants.errno.EINPROGRESS;
@@ -241,4 +249,59 @@ export function setResetOnClose(fd: number): void {
   const b = Buffer.alloc(8); // struct linger { int l_onoff; int l_linger; }
   b.writeInt32LE(1, 0);
   check('setsockopt', lib.setsockopt([fd, SOL_SOCKET, SO_LINGER, b, 8]) as Res, 'SO_LINGER');
+}
+
+/** send(2), non-blocking and without SIGPIPE: bytes the socket took, -1 when it
+ * took none (EAGAIN); other errors throw. */
+export function send(fd: number, buf: Buffer, length = buf.length): number {
+  const r = lib.send([fd, buf, length, MSG_DONTWAIT | MSG_NOSIGNAL]) as Res;
+  if (r.value < 0 && r.errnoCode === constants.errno.EAGAIN) return -1;
+  return check('send', r);
+}
+
+/** write(2) of the whole buffer to a pipe or file (small writes: atomic on a pipe). */
+export function write(fd: number, buf: Buffer): number {
+  return check('write', lib.write([fd, buf, buf.length]) as Res);
+}
+
+/** A close-on-exec pipe: [read end, write end]. */
+export function pipe(): [number, number] {
+  const b = Buffer.alloc(8);
+  check('pipe2', lib.pipe2([b, O_CLOEXEC]) as Res);
+  return [b.readInt32LE(0), b.readInt32LE(4)];
+}
+
+/** A pidfd for a process (pidfd_open(2)): names it even after its pid is reused. */
+export function pidfdOpen(pid: number): number {
+  return check('pidfd_open', lib.syscall([SYS_PIDFD_OPEN, pid, 0, 0]) as Res, `pid ${pid}`);
+}
+
+/** A close-on-exec copy, in this process, of another process's fd (pidfd_getfd(2);
+ * needs ptrace rights over it: root over root). The copy shares the open file. */
+export function pidfdGetfd(pidfd: number, fd: number): number {
+  return check('pidfd_getfd', lib.syscall([SYS_PIDFD_GETFD, pidfd, fd, 0]) as Res, `fd ${fd}`);
+}
+
+/** The pid of the process at the other end of a unix socket (SO_PEERCRED). */
+export function peerPid(fd: number): number {
+  const out = Buffer.alloc(12); // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
+  const len = int32(12);
+  check('getsockopt', lib.getsockopt([fd, SOL_SOCKET, SO_PEERCRED, out, len]) as Res, 'SO_PEERCRED');
+  return out.readInt32LE(0);
+}
+
+/** Throws away the next n bytes of a socket's receive queue (MSG_TRUNC: no copy). */
+export function discard(fd: number, n: number): number {
+  const r = lib.recv([fd, Buffer.alloc(1), n, MSG_TRUNC | MSG_DONTWAIT]) as Res;
+  if (r.value < 0 && r.errnoCode === constants.errno.EAGAIN) return 0;
+  return check('recv', r, 'MSG_TRUNC');
+}
+
+/** The socket's memory (SO_MEMINFO, <linux/sock_diag.h> SK_MEMINFO_*): what its
+ * send queue holds against its send buffer, both in the kernel's truesize. */
+export function sendSpace(fd: number): { sndbuf: number; wmemQueued: number } {
+  const out = Buffer.alloc(9 * 4);
+  const len = int32(out.length);
+  check('getsockopt', lib.getsockopt([fd, SOL_SOCKET, SO_MEMINFO, out, len]) as Res, 'SO_MEMINFO');
+  return { sndbuf: out.readUInt32LE(4 * 3), wmemQueued: out.readUInt32LE(4 * 5) };
 }

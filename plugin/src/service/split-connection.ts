@@ -2,13 +2,13 @@
 // acknowledged locally by Dom0's TCP) and its WAN leg to the real destination,
 // bound to the guest's own address so the destination sees the guest.
 //
-// The user-space relay engine moves bytes between the legs with bounded
-// buffering: a leg is paused whenever the other leg's write queue is over its
-// high-water mark, so Dom0 holds at most the kernel socket buffers plus one
-// high-water mark per direction. Half-close is carried through (a FIN is sent
-// on the other leg only after every byte before it was written), resets are
-// carried both ways, and a destination that refuses or never answers ends the
-// guest's connection with a reset.
+// The user-space relay engine (user-relay.ts) moves bytes between the legs
+// reading only what the other leg's send buffer takes at once, so Dom0 holds
+// the kernel socket buffers and next to nothing in xlnetd: a restarted xlnetd
+// takes the sockets back from the keeper and goes on (adopt). Half-close is
+// carried through (a FIN is sent on the other leg only after every byte before
+// it was written), resets are carried both ways, and a destination that
+// refuses or never answers ends the guest's connection with a reset.
 //
 // With the kernel engine (kernel-relay.ts) the bytes move in the kernel once
 // the WAN leg is connected; a connection the kernel cannot take (a leg that
@@ -18,6 +18,8 @@ import * as libc from '../ffi/libc.js';
 import { fdOf } from './socket-fd.js';
 import { applyLeg, legSettings, type LegSettings } from './tcp-options.js';
 import { KernelRelay, unsplice, type RelayMaps } from './kernel-relay.js';
+import { UserRelay, type UserRelayEvents } from './user-relay.js';
+import { directionPosition, legAlive, legPosition } from './stream-position.js';
 import type { Profile } from '../config/index.js';
 
 export type FlowState = 'connecting' | 'open' | 'half-closed' | 'closing';
@@ -35,6 +37,9 @@ export interface SplitHooks {
   /** The options accepted sockets inherit from the transparent listener: the
    * guest leg sets only what its profile does differently. */
   listenerGuest?: LegSettings;
+  /** Both legs are open and relaying (their fds are valid for this call only):
+   * the keeper takes its copies here. */
+  opened?(flow: SplitConnection, guestFd: number, wanFd: number): void;
 }
 
 export type RelayEngine = 'user' | 'kernel';
@@ -59,6 +64,7 @@ export class SplitConnection {
   /** the engine that relays this connection; 'kernel' only once the splice is in place */
   engine: RelayEngine = 'user';
   private kernel?: KernelRelay;
+  private user?: UserRelay;
   /** the remote's FIN reached xlnetd (user engine) or was forwarded to the guest (kernel) */
   get remoteEnded(): boolean { return this.ended.down; }
   private ended = { up: false, down: false };
@@ -76,7 +82,8 @@ export class SplitConnection {
     readonly id: number,
     readonly vif: string,
     readonly attachmentId: number,
-    readonly guestSock: net.Socket,
+    /** the guest leg (the user engine swaps the accepted socket for its own) */
+    public guestSock: net.Socket,
     readonly guest: Endpoint,
     readonly dst: Endpoint,
     readonly profile: Profile,
@@ -140,17 +147,130 @@ export class SplitConnection {
       }
     }
     if (this.kernel && await this.startKernel(fd, this.kernel)) return;
-    if (this.done) { libc.close(fd); return; }
-    const wan = new net.Socket({ fd, readable: true, writable: true, allowHalfOpen: true });
-    this.wan = wan;
-    wan.on('error', (e: NodeJS.ErrnoException) => this.onLegError('wan', e.code ?? 'EIO'));
-    if (this.state === 'connecting') this.connectTimer = setTimeout(() => this.checkConnected(), p.connect_timeout * 1000);
-    this.relay(g, wan, 'up');
-    this.relay(wan, g, 'down');
-    g.on('close', () => this.onClose());
-    wan.on('close', () => this.onClose());
-    if (p.idle_timeout > 0) this.armIdle();
-    g.resume();
+    if (!(await this.connected(fd))) return;
+    this.startUser(fd);
+  }
+
+  /**
+   * Waits for the WAN leg's connect. False when the connection is taken care
+   * of (refused, timed out, the guest gone: the fd is closed); true once it is
+   * established.
+   */
+  private async connected(fd: number): Promise<boolean> {
+    const deadline = Date.now() + this.profile.connect_timeout * 1000;
+    for (let delay = 0; ; delay = Math.min(delay + 1, 10)) {
+      if (this.done) { libc.close(fd); return false; }
+      let st = libc.TCP_CLOSE;
+      try { st = libc.tcpInfo(fd).state; } catch { /* reported as closed */ }
+      if (st === libc.TCP_CLOSE) {
+        let err = 0;
+        try { err = libc.getInt(fd, libc.SOL_SOCKET, libc.SO_ERROR); } catch { /* closed */ }
+        libc.close(fd);
+        this.onLegError('wan', err ? libc.errnoName(err) : 'ECONNREFUSED');
+        return false;
+      }
+      if (st !== libc.TCP_SYN_SENT) return true;
+      if (Date.now() > deadline) {
+        libc.close(fd);
+        this.abort(`no answer from ${this.dst.ip}:${this.dst.port} within ${this.profile.connect_timeout}s`);
+        return false;
+      }
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+
+  /** The user engine on the connected WAN leg; the guest leg moves to a socket of its own (sized reads). */
+  private startUser(wanFd: number): void {
+    const accepted = this.guestSock;
+    let guestFd: number;
+    try { guestFd = libc.dup(fdOf(accepted)); } catch (e) {
+      libc.close(wanFd);
+      this.onLegError('guest', (e as libc.SysError).code ?? 'EIO');
+      return;
+    }
+    accepted.removeAllListeners('error');
+    accepted.on('error', () => undefined);
+    accepted.destroy(); // closes Node's fd only: the dup keeps the connection
+    this.runUser(new UserRelay(guestFd, wanFd, this.profile.wan_notsent_lowat, this.userEvents()));
+    this.hooks.opened?.(this, guestFd, wanFd);
+  }
+
+  private userEvents(): UserRelayEvents {
+    return {
+      moved: (dir, n) => { this.lastActivity = Date.now(); this.relayed[dir] += n; },
+      ended: (dir) => {
+        this.ended[dir] = true;
+        if (this.state === 'open') this.state = 'half-closed';
+      },
+      error: (leg, e) => this.onLegError(leg, e.code ?? 'EIO'),
+      close: () => this.onClose(),
+    };
+  }
+
+  private runUser(r: UserRelay): void {
+    this.user = r;
+    this.guestSock = r.guest;
+    this.wan = r.wan;
+    this.markOpen();
+    if (this.profile.idle_timeout > 0) this.armIdle();
+    r.start();
+  }
+
+  /**
+   * Takes over a connection a previous xlnetd relayed (the keeper held its
+   * sockets): repeated bytes at the head of a source are thrown away; a hole
+   * (bytes taken from a source and never written: lost with the old xlnetd)
+   * or a closed leg refuses the adoption (the caller resets the connection).
+   * Relayed by the user engine from here.
+   */
+  static adopt(
+    id: number, vif: string, attachmentId: number, guestFd: number, wanFd: number,
+    ends: { guest: Endpoint; dst: Endpoint; wanLocal: Endpoint }, profile: Profile, hooks: SplitHooks,
+  ): SplitConnection | string {
+    const g = legPosition(guestFd, false), w = legPosition(wanFd, true);
+    if (!legAlive(g) || !legAlive(w)) return `a leg is closed (TCP states ${g.state}, ${w.state})`;
+    const up = directionPosition(g, w), down = directionPosition(w, g);
+    if (up.lost || down.lost) return `${up.lost} byte(s) up and ${down.lost} down were lost with the previous xlnetd (guest leg ${JSON.stringify(g)}, WAN leg ${JSON.stringify(w)})`;
+    for (const [fd, n] of [[guestFd, up.repeated], [wanFd, down.repeated]] as const) {
+      for (let left = n; left > 0;) {
+        const k = libc.discard(fd, left);
+        if (k <= 0) return `cannot skip ${left} repeated byte(s)`;
+        left -= k;
+      }
+    }
+    let flow: SplitConnection | undefined;
+    const ev: UserRelayEvents = {
+      moved: (dir, n) => flow!.userEvents().moved(dir, n),
+      ended: (dir) => flow!.userEvents().ended(dir),
+      error: (leg, e) => flow!.onLegError(leg, e.code ?? 'EIO'),
+      close: () => flow!.onClose(),
+    };
+    const r = new UserRelay(guestFd, wanFd, profile.wan_notsent_lowat, ev);
+    flow = new SplitConnection(id, vif, attachmentId, r.guest, ends.guest, ends.dst, profile, hooks);
+    flow.wanLocal = { ...ends.wanLocal };
+    flow.ended = { up: up.finCarried, down: down.finCarried };
+    flow.state = 'connecting';
+    flow.runUser(r);
+    if (up.finCarried || down.finCarried) flow.state = 'half-closed';
+    return flow;
+  }
+
+  /**
+   * Hands the connection over to the keeper for the next xlnetd: stops
+   * relaying and waits (at most `ms`) until the bytes read are in the sockets.
+   * Resolves with the bytes still in xlnetd (lost at exit), or -1 when this
+   * engine cannot tell (the kernel engine; a connection still connecting).
+   */
+  async handOver(ms: number): Promise<number> {
+    clearTimeout(this.idleTimer);
+    clearTimeout(this.connectTimer);
+    if (!this.user) return -1;
+    const left = await this.user.quiesce(ms);
+    try {
+      const g = legPosition(fdOf(this.guestSock), false), w = legPosition(fdOf(this.wan!), true);
+      this.hooks.log('debug', `flow ${this.id}: handed over, relayed up ${this.relayed.up} down ${this.relayed.down}, guest leg ${JSON.stringify(g)}, WAN leg ${JSON.stringify(w)}`);
+    } catch { /* a leg closed */ }
+    return left;
   }
 
   /**
@@ -159,26 +279,7 @@ export class SplitConnection {
    * timed out, guest gone); false to relay it in user space.
    */
   private async startKernel(fd: number, relay: KernelRelay): Promise<boolean> {
-    const deadline = Date.now() + this.profile.connect_timeout * 1000;
-    for (let delay = 0; ; delay = Math.min(delay + 1, 10)) {
-      if (this.done) { libc.close(fd); return true; }
-      let st = libc.TCP_CLOSE;
-      try { st = libc.tcpInfo(fd).state; } catch { /* reported as closed */ }
-      if (st === libc.TCP_CLOSE) {
-        let err = 0;
-        try { err = libc.getInt(fd, libc.SOL_SOCKET, libc.SO_ERROR); } catch { /* closed */ }
-        libc.close(fd);
-        this.onLegError('wan', err ? libc.errnoName(err) : 'ECONNREFUSED');
-        return true;
-      }
-      if (st !== libc.TCP_SYN_SENT) break;
-      if (Date.now() > deadline) {
-        libc.close(fd);
-        this.abort(`no answer from ${this.dst.ip}:${this.dst.port} within ${this.profile.connect_timeout}s`);
-        return true;
-      }
-      await new Promise((r) => setTimeout(r, delay));
-    }
+    if (!(await this.connected(fd))) return true;
     this.markOpen();
     const spliced = relay.spliceWan(fd);
     if (spliced !== true) {
@@ -194,6 +295,7 @@ export class SplitConnection {
     wan.on('close', () => this.onClose());
     if (this.profile.idle_timeout > 0) this.armIdle();
     relay.run(wan);
+    this.hooks.opened?.(this, fdOf(this.guestSock), fd);
     return true;
   }
 
@@ -220,40 +322,10 @@ export class SplitConnection {
     }
   }
 
-  /** Relays src -> dst with backpressure; FIN follows the last byte. */
-  private relay(src: net.Socket, dst: net.Socket, dir: 'up' | 'down'): void {
-    src.on('data', (chunk: Buffer) => {
-      this.lastActivity = Date.now();
-      this.relayed[dir] += chunk.length;
-      if (dst.destroyed) return;
-      const ok = dst.write(chunk, (err) => {
-        if (!err && this.state === 'connecting' && dst === this.wan) this.markOpen();
-      });
-      if (!ok) {
-        src.pause();
-        dst.once('drain', () => { if (!src.destroyed) src.resume(); });
-      }
-    });
-    src.on('end', () => {
-      this.ended[dir] = true;
-      if (this.state === 'open' || this.state === 'connecting') this.state = 'half-closed';
-      if (!dst.destroyed) dst.end();
-    });
-    if (dir === 'down') src.once('data', () => this.markOpen());
-  }
-
   private markOpen(): void {
     if (this.state !== 'connecting') return;
     this.state = 'open';
     clearTimeout(this.connectTimer);
-  }
-
-  private checkConnected(): void {
-    if (this.state !== 'connecting' || !this.wan || this.done) return;
-    let st = -1;
-    try { st = libc.tcpInfo(fdOf(this.wan)).state; } catch { /* socket gone */ }
-    if (st === libc.TCP_ESTABLISHED) { this.markOpen(); return; }
-    this.abort(`no answer from ${this.dst.ip}:${this.dst.port} within ${this.profile.connect_timeout}s`);
   }
 
   private armIdle(): void {

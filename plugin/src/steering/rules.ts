@@ -45,14 +45,21 @@ export interface AttachmentSteering {
   selector: SelectorSpec;
   /** destinations Dom0 reaches through the guest's own bridge (steering/routes.ts) */
   scope: RouteScope;
+  /** false when Dom0 cannot serve IPv6 (no IPv6 on loopback): IPv6 SYNs are not diverted */
+  ipv6?: boolean;
 }
 
 function elements(list: readonly string[]): string {
   return `{ ${list.join(', ')} }`;
 }
 
-/** The tables, sets and chains that do not depend on any attachment. */
-export function baseRules(listenPort: number): string[] {
+/**
+ * The tables, sets and chains that do not depend on any attachment. Safe to
+ * run again over tables a previous xlnetd left (kept by the keeper across a
+ * restart): objects are added if missing, the chains' rules are replaced, and
+ * the attachments' flow sets (the established flows) are not touched.
+ */
+export function baseRules(listenPort: number, ipv6 = true): string[] {
   const t = TABLE;
   const m = hex(MARK_BASE), mask = hex(MARK_MASK);
   return [
@@ -64,6 +71,7 @@ export function baseRules(listenPort: number): string[] {
     `add map bridge ${t} vifs { type ifname : verdict; }`,
     `add chain bridge ${t} replies`,
     `add chain bridge ${t} pre { type filter hook prerouting priority -300; policy accept; }`,
+    `flush chain bridge ${t} pre`,
     `add rule bridge ${t} pre iifname vmap @vifs`,
     `add rule bridge ${t} pre meta l4proto tcp jump replies`,
 
@@ -74,13 +82,14 @@ export function baseRules(listenPort: number): string[] {
     `add element inet ${t} nosplit6 ${elements(NEVER_SPLIT_V6)}`,
     `add map inet ${t} rvifs { type ifname : verdict; }`,
     `add chain inet ${t} pre { type filter hook prerouting priority mangle; policy accept; }`,
+    `flush chain inet ${t} pre`,
     // Replies to Dom0's transparent WAN-leg sockets (routed vifs; bridged ones are marked in the bridge chain).
     `add rule inet ${t} pre meta l4proto tcp socket transparent 1 meta mark set ${m} accept`,
     `add rule inet ${t} pre iifname vmap @rvifs`,
     // Never divert towards Dom0's own addresses (defence in depth: the selectors already skip them).
     `add rule inet ${t} pre meta mark & ${mask} == ${m} meta mark & 0x0000ffff != 0 fib daddr type local meta mark set 0 accept`,
     `add rule inet ${t} pre meta mark & ${mask} == ${m} meta mark & 0x0000ffff != 0 meta nfproto ipv4 meta l4proto tcp tproxy ip to 127.0.0.1:${listenPort} accept`,
-    `add rule inet ${t} pre meta mark & ${mask} == ${m} meta mark & 0x0000ffff != 0 meta nfproto ipv6 meta l4proto tcp tproxy ip6 to [::1]:${listenPort} accept`,
+    ...(ipv6 ? [`add rule inet ${t} pre meta mark & ${mask} == ${m} meta mark & 0x0000ffff != 0 meta nfproto ipv6 meta l4proto tcp tproxy ip6 to [::1]:${listenPort} accept`] : []),
   ];
 }
 
@@ -100,11 +109,11 @@ function portSet(ports: Array<[number, number]>): string {
   return elements(ports.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)));
 }
 
-/** Per-attachment objects and rules. Names carry the attachment id. */
+/** Per-attachment objects and rules. Names carry the attachment id. Safe to
+ * run again over a previous xlnetd's objects of the same id (see baseRules). */
 export function attachmentRules(a: AttachmentSteering): string[] {
   const t = TABLE;
   const id = a.id;
-  const mark = hex(MARK_BASE | id);
   const fam = a.mode === 'bridge' ? 'bridge' : 'inet';
   const chain = `v${id}`;
   const f4 = `f4_${id}`, f6 = `f6_${id}`;
@@ -113,15 +122,6 @@ export function attachmentRules(a: AttachmentSteering): string[] {
   const v6cidrs = a.selector.excludeCidrs.filter((c) => c.includes(':'));
   const flowSet = (type: string) =>
     `{ type ${type} . inet_service . ${type} . inet_service; size ${a.maxFlows}; flags dynamic,timeout; timeout ${a.flowTimeoutSec}s; }`;
-  const divert = a.mode === 'bridge'
-    ? `ether daddr set ${a.bridgeMac} meta pkttype set host meta mark set ${mark} accept`
-    : `meta mark set ${mark}`;
-  const divertReply = `ether daddr set ${a.bridgeMac} meta pkttype set host meta mark set ${hex(MARK_BASE)} accept`;
-  const tuple4 = 'ip saddr . tcp sport . ip daddr . tcp dport';
-  const tuple6 = 'ip6 saddr . tcp sport . ip6 daddr . tcp dport';
-  const rev4 = 'ip daddr . tcp dport . ip saddr . tcp sport';
-  const rev6 = 'ip6 daddr . tcp dport . ip6 saddr . tcp sport';
-  const syn = 'tcp flags syn / syn,ack';
   const out = [
     `add set ${fam} ${t} ${f4} ${flowSet('ipv4_addr')}`,
     `add set ${fam} ${t} ${f6} ${flowSet('ipv6_addr')}`,
@@ -132,20 +132,15 @@ export function attachmentRules(a: AttachmentSteering): string[] {
     `add set ${fam} ${t} a6_${id} { type ipv6_addr; flags interval; auto-merge; }`,
     `add set ${fam} ${t} r4_${id} { type ipv4_addr; flags interval; auto-merge; }`,
     `add set ${fam} ${t} r6_${id} { type ipv6_addr; flags interval; auto-merge; }`,
+    // Over sets a previous xlnetd left, the selector and scope start afresh
+    // (the flow sets, holding the established flows, are kept).
+    ...[xp, x4, x6, `a4_${id}`, `a6_${id}`, `r4_${id}`, `r6_${id}`].map((n) => `flush set ${fam} ${t} ${n}`),
     ...scopeElements(fam, id, a.scope),
   ];
   if (a.selector.excludePorts.length) out.push(`add element ${fam} ${t} ${xp} ${portSet(a.selector.excludePorts)}`);
   if (v4cidrs.length) out.push(`add element ${fam} ${t} ${x4} ${elements(v4cidrs)}`);
   if (v6cidrs.length) out.push(`add element ${fam} ${t} ${x6} ${elements(v6cidrs)}`);
-  out.push(
-    `add chain ${fam} ${t} ${chain}`,
-    // Frames of a flow already split: keep the element fresh and divert.
-    `add rule ${fam} ${t} ${chain} meta l4proto tcp ${tuple4} @${f4} update @${f4} { ${tuple4} } ${divert}`,
-    `add rule ${fam} ${t} ${chain} meta l4proto tcp ${tuple6} @${f6} update @${f6} { ${tuple6} } ${divert}`,
-    // A new connection that the selector lets through: remember it (fails when the set is full: then it stays direct).
-    `add rule ${fam} ${t} ${chain} meta l4proto tcp ${syn} ip daddr != @nosplit4 ip daddr @a4_${id} ip daddr != @r4_${id} ip daddr != @${x4} tcp dport != @${xp} update @${f4} { ${tuple4} } ${divert}`,
-    `add rule ${fam} ${t} ${chain} meta l4proto tcp ${syn} ip6 daddr != @nosplit6 ip6 daddr @a6_${id} ip6 daddr != @r6_${id} ip6 daddr != @${x6} tcp dport != @${xp} update @${f6} { ${tuple6} } ${divert}`,
-  );
+  out.push(...vifChainRules(a, true));
   if (a.mode === 'bridge') out.push(`add element bridge ${t} vifs { "${a.vif}" : jump ${chain} }`);
   else out.push(`add element inet ${t} rvifs { "${a.vif}" : jump ${chain} }`);
   return out;
@@ -199,22 +194,52 @@ export function selectorRules(a: AttachmentSteering): string[] {
   return out;
 }
 
-/** Stops new connections of the vif from being split; flows already split keep their diversion. */
-export function stopNewFlowsRules(a: AttachmentSteering): string[] {
+/**
+ * The vif's chain, rebuilt whole (so it can run again over a chain a previous
+ * xlnetd left). Frames of a flow already split refresh their set element and
+ * are diverted, also while the vif drains (a busy drained flow must not lose
+ * its diversion when the element's timeout passes); with `newFlows` a SYN
+ * the selector lets through is remembered and diverted (when the set is full
+ * the update fails and the connection stays direct).
+ */
+function vifChainRules(a: AttachmentSteering, newFlows: boolean): string[] {
+  const t = TABLE;
+  const id = a.id;
   const fam = a.mode === 'bridge' ? 'bridge' : 'inet';
-  // The SYN rules are the 3rd and 4th rule of the chain; flushing and re-adding
-  // only the established-flow rules is simpler than tracking rule handles.
-  const mark = hex(MARK_BASE | a.id);
+  const chain = `v${id}`;
+  const mark = hex(MARK_BASE | id);
   const divert = a.mode === 'bridge'
     ? `ether daddr set ${a.bridgeMac} meta pkttype set host meta mark set ${mark} accept`
     : `meta mark set ${mark}`;
   const tuple4 = 'ip saddr . tcp sport . ip daddr . tcp dport';
   const tuple6 = 'ip6 saddr . tcp sport . ip6 daddr . tcp dport';
-  return [
-    `flush chain ${fam} ${TABLE} v${a.id}`,
-    `add rule ${fam} ${TABLE} v${a.id} meta l4proto tcp ${tuple4} @f4_${a.id} ${divert}`,
-    `add rule ${fam} ${TABLE} v${a.id} meta l4proto tcp ${tuple6} @f6_${a.id} ${divert}`,
+  const syn = 'tcp flags syn / syn,ack';
+  const out = [
+    `add chain ${fam} ${t} ${chain}`,
+    `flush chain ${fam} ${t} ${chain}`,
+    `add rule ${fam} ${t} ${chain} meta l4proto tcp ${tuple4} @f4_${id} update @f4_${id} { ${tuple4} } ${divert}`,
+    `add rule ${fam} ${t} ${chain} meta l4proto tcp ${tuple6} @f6_${id} update @f6_${id} { ${tuple6} } ${divert}`,
   ];
+  if (!newFlows) return out;
+  out.push(`add rule ${fam} ${t} ${chain} meta l4proto tcp ${syn} ip daddr != @nosplit4 ip daddr @a4_${id} ip daddr != @r4_${id} ip daddr != @x4_${id} tcp dport != @xp_${id} update @f4_${id} { ${tuple4} } ${divert}`);
+  if (a.ipv6 !== false) {
+    out.push(`add rule ${fam} ${t} ${chain} meta l4proto tcp ${syn} ip6 daddr != @nosplit6 ip6 daddr @a6_${id} ip6 daddr != @r6_${id} ip6 daddr != @x6_${id} tcp dport != @xp_${id} update @f6_${id} { ${tuple6} } ${divert}`);
+  }
+  return out;
+}
+
+/** Stops new connections of the vif from being split; flows already split keep their diversion. */
+export function stopNewFlowsRules(a: AttachmentSteering): string[] {
+  return vifChainRules(a, false);
+}
+
+/**
+ * Every vif's new connections go direct at once, established flows keep
+ * their diversion: what a stopping xlnetd does first, and what the keeper
+ * runs if xlnetd dies (one atomic batch).
+ */
+export function newFlowsDirectRules(attachments: AttachmentSteering[]): string[] {
+  return attachments.flatMap((a) => stopNewFlowsRules(a));
 }
 
 /** Element of the vif's flow set for one connection (guest side first). */

@@ -4,21 +4,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
 import * as libc from '../../src/ffi/libc.js';
-import { fdOf } from '../../src/service/socket-fd.js';
+import { socketPair } from '../service/loopback.js';
 
 
-async function pair(): Promise<{ client: net.Socket; server: net.Socket; srv: net.Server }> {
-  let server: net.Socket | undefined;
-  const srv = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (s) => { server = s; });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const client = net.connect({ port: (srv.address() as net.AddressInfo).port, host: '127.0.0.1', allowHalfOpen: true });
-  await new Promise((r) => client.once('connect', r));
-  while (!server) await new Promise((r) => setTimeout(r, 2));
-  return { client, server, srv };
-}
 
 test('dup keeps the socket open after Node closed its fd; recv peeks, reads, and reports EAGAIN and EOF', async () => {
-  const { client, server, srv } = await pair();
+  const { client, server, srv } = await socketPair();
   const fd = libc.dup(fdOf(server));
   try {
     const buf = Buffer.alloc(16);
@@ -42,7 +33,7 @@ test('dup keeps the socket open after Node closed its fd; recv peeks, reads, and
 });
 
 test('socket cookies are distinct and stable; SO_LINGER 0 makes the last close a reset', async () => {
-  const { client, server, srv } = await pair();
+  const { client, server, srv } = await socketPair();
   const a = libc.socketCookie(fdOf(client)), b = libc.socketCookie(fdOf(server));
   assert.ok(a > 0n && b > 0n && a !== b);
   assert.is(libc.socketCookie(fdOf(client)), a);

@@ -88,3 +88,14 @@ export async function until(what: string, cond: () => boolean, ms = 5000): Promi
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** A plain connected pair over 127.0.0.1: the server side paused, half-open allowed on both. */
+export async function socketPair(): Promise<{ client: net.Socket; server: net.Socket; srv: net.Server }> {
+  let server: net.Socket | undefined;
+  const srv = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (s) => { server = s; });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const client = net.connect({ port: (srv.address() as net.AddressInfo).port, host: '127.0.0.1', allowHalfOpen: true });
+  await new Promise((r) => client.once('connect', r));
+  while (!server) await new Promise((r) => setTimeout(r, 2));
+  return { client, server, srv };
+}
