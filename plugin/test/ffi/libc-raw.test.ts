@@ -4,6 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import net from 'node:net';
 import * as libc from '../../src/ffi/libc.js';
+import { fdOf } from '../../src/service/socket-fd.js';
 import { socketPair } from '../service/loopback.js';
 
 
