@@ -68,6 +68,49 @@ static unsigned long parse_port(const char *s)
 	return v;
 }
 
+/* The family's raw socket, destination and IP header; the TCP header follows the IP header in pkt. */
+struct family {
+	int fd;
+	struct sockaddr_storage dst;
+	socklen_t dstlen;
+	size_t iplen;
+	uint32_t pseudo; /* the addresses' part of the TCP pseudo-header sum */
+	union { struct iphdr v4; struct ip6_hdr v6; } ip;
+};
+
+static int open_family(struct family *f, const char *src, const char *dst)
+{
+	struct in_addr s4, d4;
+	struct in6_addr s6, d6;
+	memset(f, 0, sizeof(*f));
+	if (inet_pton(AF_INET, src, &s4) == 1 && inet_pton(AF_INET, dst, &d4) == 1) {
+		f->fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW); /* implies IP_HDRINCL */
+		struct sockaddr_in *sa = (struct sockaddr_in *)&f->dst;
+		sa->sin_family = AF_INET;
+		sa->sin_addr = d4;
+		f->dstlen = sizeof(*sa);
+		f->iplen = sizeof(f->ip.v4);
+		f->ip.v4 = (struct iphdr){ .version = 4, .ihl = 5, .ttl = 64, .protocol = IPPROTO_TCP,
+			.tot_len = htons(sizeof(f->ip.v4) + sizeof(struct tcphdr)),
+			.saddr = s4.s_addr, .daddr = d4.s_addr }; /* the kernel fills in id and the header checksum */
+		f->pseudo = sum16(&d4, 4, sum16(&s4, 4, 0));
+	} else if (inet_pton(AF_INET6, src, &s6) == 1 && inet_pton(AF_INET6, dst, &d6) == 1) {
+		f->fd = socket(AF_INET6, SOCK_RAW, IPPROTO_RAW); /* implies IPV6_HDRINCL */
+		struct sockaddr_in6 *sa = (struct sockaddr_in6 *)&f->dst;
+		sa->sin6_family = AF_INET6;
+		sa->sin6_addr = d6;
+		f->dstlen = sizeof(*sa);
+		f->iplen = sizeof(f->ip.v6);
+		f->ip.v6 = (struct ip6_hdr){ .ip6_flow = htonl(6u << 28), .ip6_plen = htons(sizeof(struct tcphdr)),
+			.ip6_nxt = IPPROTO_TCP, .ip6_hlim = 64, .ip6_src = s6, .ip6_dst = d6 };
+		f->pseudo = sum16(&d6, 16, sum16(&s6, 16, 0));
+	} else {
+		return -1;
+	}
+	if (f->fd < 0) fail("socket");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 5 && argc != 6) usage();
@@ -76,54 +119,17 @@ int main(int argc, char **argv)
 	if (to < from) usage();
 	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
 
-	struct in_addr s4, d4;
-	struct in6_addr s6, d6;
+	struct family f;
+	if (open_family(&f, argv[1], argv[2]) < 0) usage();
+	uint8_t pkt[sizeof(f.ip) + sizeof(struct tcphdr)];
+	memcpy(pkt, &f.ip, f.iplen);
+	struct tcphdr *tcp = (struct tcphdr *)(pkt + f.iplen);
 	unsigned long sent = 0;
-	if (inet_pton(AF_INET, argv[1], &s4) == 1 && inet_pton(AF_INET, argv[2], &d4) == 1) {
-		int fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW); /* implies IP_HDRINCL */
-		if (fd < 0) fail("socket");
-		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr = d4 };
-		struct { struct iphdr ip; struct tcphdr tcp; } pkt;
-		for (unsigned long p = from; p <= to; p++) {
-			memset(&pkt.ip, 0, sizeof(pkt.ip));
-			pkt.ip.version = 4;
-			pkt.ip.ihl = 5;
-			pkt.ip.tot_len = htons(sizeof(pkt));
-			pkt.ip.ttl = 64;
-			pkt.ip.protocol = IPPROTO_TCP;
-			pkt.ip.saddr = s4.s_addr;
-			pkt.ip.daddr = d4.s_addr; /* the kernel fills in id and the header checksum */
-			fill_syn(&pkt.tcp, (uint16_t)p, (uint16_t)dport);
-			uint32_t acc = sum16(&s4, 4, 0);
-			acc = sum16(&d4, 4, acc);
-			acc += IPPROTO_TCP + sizeof(pkt.tcp);
-			pkt.tcp.check = fold(sum16(&pkt.tcp, sizeof(pkt.tcp), acc));
-			if (sendto(fd, &pkt, sizeof(pkt), 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) fail("sendto");
-			sent++;
-		}
-	} else if (inet_pton(AF_INET6, argv[1], &s6) == 1 && inet_pton(AF_INET6, argv[2], &d6) == 1) {
-		int fd = socket(AF_INET6, SOCK_RAW, IPPROTO_RAW); /* implies IPV6_HDRINCL */
-		if (fd < 0) fail("socket");
-		struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_addr = d6 };
-		struct { struct ip6_hdr ip; struct tcphdr tcp; } pkt;
-		for (unsigned long p = from; p <= to; p++) {
-			memset(&pkt.ip, 0, sizeof(pkt.ip));
-			pkt.ip.ip6_flow = htonl(6u << 28);
-			pkt.ip.ip6_plen = htons(sizeof(pkt.tcp));
-			pkt.ip.ip6_nxt = IPPROTO_TCP;
-			pkt.ip.ip6_hlim = 64;
-			pkt.ip.ip6_src = s6;
-			pkt.ip.ip6_dst = d6;
-			fill_syn(&pkt.tcp, (uint16_t)p, (uint16_t)dport);
-			uint32_t acc = sum16(&s6, 16, 0);
-			acc = sum16(&d6, 16, acc);
-			acc += IPPROTO_TCP + sizeof(pkt.tcp);
-			pkt.tcp.check = fold(sum16(&pkt.tcp, sizeof(pkt.tcp), acc));
-			if (sendto(fd, &pkt, sizeof(pkt), 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) fail("sendto");
-			sent++;
-		}
-	} else {
-		usage();
+	for (unsigned long p = from; p <= to; p++) {
+		fill_syn(tcp, (uint16_t)p, (uint16_t)dport);
+		tcp->check = fold(sum16(tcp, sizeof(*tcp), f.pseudo + IPPROTO_TCP + sizeof(*tcp)));
+		if (sendto(f.fd, pkt, f.iplen + sizeof(*tcp), 0, (struct sockaddr *)&f.dst, f.dstlen) < 0) fail("sendto");
+		sent++;
 	}
 	printf("{\"sent\":%lu}\n", sent);
 	return 0;
