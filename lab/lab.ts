@@ -174,7 +174,7 @@ export class Lab {
     const prefix = opts.prefix ?? 'xln';
     if (!/^[a-z][a-z0-9]{1,7}$/.test(prefix)) throw new Error(`bad lab prefix '${prefix}': 2-8 lowercase letters/digits`);
     await acquirePrefix(prefix); // one lab per prefix at a time, across processes
-    await Lab.down(prefix); // leftovers of a crashed run
+    await Lab.down(prefix, { keepClaim: true }); // leftovers of a crashed run; the prefix stays ours
     const lab = new Lab(prefix, opts);
     try {
       await lab.build();
@@ -531,8 +531,8 @@ export class Lab {
     await Lab.down(this.prefix);
   }
 
-  /** Removes a lab by prefix, also one left by a crashed process. */
-  static async down(prefix: string): Promise<void> {
+  /** Removes a lab by prefix, also one left by a crashed process, and gives the prefix up (unless keepClaim). */
+  static async down(prefix: string, opts: { keepClaim?: boolean } = {}): Promise<void> {
     const owner = ownerOf(prefix);
     if (owner && owner !== process.pid && alive(owner)) {
       throw new Error(`lab '${prefix}' is in use by process ${owner}; stop that first`);
@@ -549,7 +549,7 @@ export class Lab {
     const mine = stdout.split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(`${prefix}-`));
     for (const n of mine) await killNamespace(n);
     rmSync(dir, { recursive: true, force: true });
-    rmSync(ownerFile(prefix), { force: true });
+    if (!opts.keepClaim) rmSync(ownerFile(prefix), { force: true });
   }
 }
 

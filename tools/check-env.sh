@@ -8,11 +8,11 @@ bad() { echo "xlnet: $*" >&2; fail=1; }
 if [ "$fail" = 0 ]; then
   ip netns add xlnet-envcheck 2>/dev/null || bad "cannot create network namespaces (ip netns add failed): run on a host or a privileged container"
   if ip netns list | grep -q '^xlnet-envcheck'; then
-    ip netns exec xlnet-envcheck nft -f - <<'NFT' 2>/dev/null || bad "nftables with tproxy/socket expressions is missing in this kernel (needs nf_tables, nft_tproxy, nft_socket)"
+    ip netns exec xlnet-envcheck nft -f - <<'NFT' 2>/dev/null || bad "nftables with tproxy/fib expressions is missing in this kernel (needs nf_tables, nft_tproxy, nft_fib_inet)"
 table inet envcheck {
   chain p {
     type filter hook prerouting priority mangle;
-    meta l4proto tcp socket transparent 1 meta mark set 1
+    meta l4proto tcp fib saddr . iif oif exists meta mark set 1
     meta l4proto tcp tproxy ip to 127.0.0.1:1 meta mark set 1 accept
   }
 }

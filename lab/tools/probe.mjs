@@ -2,11 +2,14 @@
 // Small TCP probes for lab tests (run inside a namespace with ip netns exec).
 //   probe.mjs serve-reset PORT        accept, read the first bytes, answer with a RST
 //   probe.mjs serve-echo PORT         echo everything; half-close when the peer does
-//   probe.mjs connect HOST PORT [SEND [LPORT]] connect (from local port LPORT), send SEND (default "hello"; @N = N bytes), half-close,
+//   probe.mjs connect HOST PORT [SEND [LPORT [LADDR]]] connect (from local port LPORT and address LADDR; 0 = any),
+//                                      send SEND (default "hello"; @N = N bytes), half-close,
 //                                      read to the end; print JSON {connected, received, error, local}
 //   probe.mjs idle HOST PORT SECONDS  connect, send nothing, report how the connection ended
-//   probe.mjs hold HOST PORT SECONDS  connect and keep the connection open, echoing a
-//                                      line each second; print JSON at the end
+//   probe.mjs hold HOST PORT SECONDS [LPORT]  connect (from local port LPORT) and keep the
+//                                      connection open, sending a line each second; print JSON
+//                                      {connected, sent, echoed, error} at the end (error TIMEOUT
+//                                      when the close did not complete 5 s after SECONDS)
 //   probe.mjs serve-stall PORT        accept and never read (a remote whose window closes)
 //   probe.mjs push HOST PORT SECONDS  connect, write without end (against serve-stall: a stalled
 //                                      upload), after SECONDS print JSON {connected, written, error}
@@ -41,8 +44,8 @@ if (mode === 'serve-stall') {
   srv.listen(Number(a), '::', () => process.stdout.write('ready\n'));
 } else if (mode === 'connect') {
   const r = { connected: false, received: '', error: null, local: null };
-  const lport = process.argv[6] ? Number(process.argv[6]) : undefined;
-  const s = net.connect({ host: a, port: Number(b), allowHalfOpen: true, localPort: lport });
+  const lport = process.argv[6] ? Number(process.argv[6]) || undefined : undefined;
+  const s = net.connect({ host: a, port: Number(b), allowHalfOpen: true, localPort: lport, localAddress: process.argv[7] });
   const timer = setTimeout(() => { r.error = 'TIMEOUT'; out(r); process.exit(0); }, 10_000);
   s.on('connect', () => { r.connected = true; r.local = `${s.localAddress}:${s.localPort}`; s.end(payload(c ?? 'hello')); });
   s.on('data', (d) => { r.received += d.toString(); });
@@ -57,18 +60,19 @@ if (mode === 'serve-stall') {
   s.on('close', () => { r.closedAfterMs = Date.now() - t0; out(r); process.exit(0); });
   setTimeout(() => { out(r); process.exit(0); }, Number(c) * 1000);
 } else if (mode === 'hold') {
-  const r = { connected: false, echoed: 0, error: null };
-  const s = net.connect({ host: a, port: Number(b) });
-  let n = 0;
+  const r = { connected: false, sent: 0, echoed: 0, error: null };
+  const lport = process.argv[6] ? Number(process.argv[6]) : undefined;
+  const s = net.connect({ host: a, port: Number(b), localPort: lport });
   s.on('connect', () => {
     r.connected = true;
-    const t = setInterval(() => { s.write(`line ${n++}\n`); }, 1000);
+    const t = setInterval(() => { s.write(`line ${r.sent++}\n`); }, 1000);
     setTimeout(() => { clearInterval(t); s.end(); }, Number(c) * 1000);
   });
   s.on('data', (d) => { r.echoed += d.toString().split('\n').filter(Boolean).length; });
   s.on('error', (e) => { r.error = e.code; });
-  s.on('close', () => out(r));
+  s.on('close', () => { out(r); process.exit(0); });
+  setTimeout(() => { r.error ??= 'TIMEOUT'; out(r); process.exit(0); }, (Number(c) + 5) * 1000);
 } else {
-  process.stderr.write('usage: probe.mjs serve-reset|serve-echo|serve-stall PORT | push HOST PORT SECONDS | connect HOST PORT [SEND] | hold HOST PORT SECONDS\n');
+  process.stderr.write('usage: probe.mjs serve-reset|serve-echo|serve-stall PORT | push HOST PORT SECONDS | connect HOST PORT [SEND [LPORT [LADDR]]] | hold HOST PORT SECONDS [LPORT] | idle HOST PORT SECONDS\n');
   process.exit(2);
 }

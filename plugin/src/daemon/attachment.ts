@@ -54,6 +54,7 @@ export class VifAttachment {
       id: this.id,
       vif: this.vif,
       mode: this.placement.mode,
+      bridge: this.placement.bridge,
       bridgeMac: this.placement.bridgeMac,
       maxFlows,
       // The flow set forgets a flow that stayed idle longer than the profile

@@ -73,11 +73,11 @@ export function systemdRunning(): boolean {
 }
 
 // The same rules tools/check-env.sh uses: the two expressions the
-// steering module needs (socket transparent, tproxy), in a throwaway netns.
+// steering module needs (fib, tproxy), in a throwaway netns.
 const NFT_PROBE = `table inet xlnet_probe {
   chain p {
     type filter hook prerouting priority mangle;
-    meta l4proto tcp socket transparent 1 meta mark set 1
+    meta l4proto tcp fib saddr . iif oif exists meta mark set 1
     meta l4proto tcp tproxy ip to 127.0.0.1:1 meta mark set 1 accept
   }
 }
@@ -89,15 +89,15 @@ function probeNft(): HostCheck {
   const add = run('ip', ['netns', 'add', ns]);
   if (!add.ok) {
     return { id: 'nft', title, status: 'warn', detail: `not probed: cannot create a network namespace (${firstLine(add.err)})`,
-      fix: 'check by hand: nft must accept "tproxy" and "socket transparent" rules (CONFIG_NFT_TPROXY, CONFIG_NFT_SOCKET)' };
+      fix: 'check by hand: nft must accept "tproxy" and "fib" rules (CONFIG_NFT_TPROXY, CONFIG_NFT_FIB_INET)' };
   }
   try {
     const r = run('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], NFT_PROBE);
     if (r.missing) return { id: 'nft', title, status: 'fail', detail: 'ip netns exec failed: ' + r.err, fix: 'install iproute2 and nftables' };
-    if (r.ok) return { id: 'nft', title, status: 'ok', detail: 'nft accepts tproxy and socket transparent rules' };
+    if (r.ok) return { id: 'nft', title, status: 'ok', detail: 'nft accepts tproxy and fib rules' };
     return { id: 'nft', title, status: 'fail', detail: `nft refused the tproxy/socket rules: ${firstLine(r.err)}`,
       fix: r.err.includes('No such file') || r.err.includes('not found') ? 'install nftables: apt-get install nftables'
-        : 'the kernel needs nf_tables with nft_tproxy and nft_socket (CONFIG_NFT_TPROXY, CONFIG_NFT_SOCKET)' };
+        : 'the kernel needs nf_tables with nft_tproxy and nft_fib_inet (CONFIG_NFT_TPROXY, CONFIG_NFT_FIB_INET)' };
   } finally {
     run('ip', ['netns', 'del', ns]);
   }
