@@ -176,6 +176,8 @@ export class Lab {
     await acquirePrefix(prefix); // one lab per prefix at a time, across processes
     await Lab.down(prefix, { keepClaim: true }); // leftovers of a crashed run; the prefix stays ours
     const lab = new Lab(prefix, opts);
+    liveLabs.add(lab);
+    takeDownOnSignals();
     try {
       await lab.build();
       return lab;
@@ -522,8 +524,16 @@ export class Lab {
     await killNamespace(ns);
   }
 
-  /** Removes everything this lab created. */
-  async down(): Promise<void> {
+  private downing?: Promise<void>;
+
+  /** Removes everything this lab created (once: a second call waits for the first). */
+  down(): Promise<void> {
+    this.downing ??= this.takeDown();
+    return this.downing;
+  }
+
+  private async takeDown(): Promise<void> {
+    liveLabs.delete(this);
     await this.xs?.close().catch(() => undefined);
     this.xs = undefined;
     if (this.xenstored) await this.xenstored.stop().catch(() => undefined);
@@ -550,6 +560,29 @@ export class Lab {
     for (const n of mine) await killNamespace(n);
     rmSync(dir, { recursive: true, force: true });
     if (!opts.keepClaim) rmSync(ownerFile(prefix), { force: true });
+  }
+}
+
+/** The labs this process has up: what a signal takes down. */
+const liveLabs = new Set<Lab>();
+let signalsHandled = false;
+
+/**
+ * A test file past its time limit gets SIGTERM (tools/run-tests.mjs), a
+ * person's Ctrl-C SIGINT: without a handler the process dies with its
+ * namespaces, daemons and WAN emulator left behind until the next run of the
+ * same prefix. Installed with the first lab, so other processes keep the
+ * default. Every live lab goes down, then the process exits as the signal would.
+ */
+function takeDownOnSignals(): void {
+  if (signalsHandled) return;
+  signalsHandled = true;
+  const codes = { SIGINT: 2, SIGTERM: 15, SIGHUP: 1 } as const;
+  for (const sig of Object.keys(codes) as Array<keyof typeof codes>) {
+    process.once(sig, () => {
+      process.stderr.write(`lab: ${sig}: taking down ${[...liveLabs].map((l) => l.prefix).join(', ') || 'no lab'}\n`);
+      void Promise.allSettled([...liveLabs].map((l) => l.down())).finally(() => process.exit(128 + codes[sig]));
+    });
   }
 }
 
