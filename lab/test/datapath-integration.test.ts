@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Lab, NET, REPO, type XferReport } from '../lab.js';
 import { call } from '../../plugin/src/daemon/client.js';
 import type { AttachmentInfo, FlowInfo, StatusInfo } from '../../plugin/src/daemon/protocol.js';
-import { run, sleep, start } from '../exec.js';
+import { run, sleep, start, waitFor } from '../exec.js';
 
 const PREFIX = 'xkid';
 let lab: Lab;
@@ -50,12 +50,7 @@ test('wan_initcwnd = 40: the WAN leg starts with cwnd 40, the guest leg with the
   const holding = lab.probe(lab.guest(1).ns, ['hold', NET.remote4, '7007', '3']);
   // Before the first line (1 s after connect): after an idle RTO the kernel
   // restarts cwnd at 10. Polled: a loaded machine may take long to start the probe.
-  for (let i = 0; i < 100; i++) {
-    const r = await run(['ss', '-tnH', 'state', 'established', '( sport = :7007 )'], { ns: lab.ns.dom0 });
-    if (r.stdout.trim()) break;
-    await sleep(50);
-  }
-  const wan = await cwndOf('( dport = :7007 )');
+  const wan = await waitFor('the WAN leg', () => cwndOf('( dport = :7007 )').catch(() => undefined), 10_000, 20);
   const guest = await cwndOf('( sport = :7007 )');
   assert.is(wan, 40, 'WAN leg cwnd');
   assert.is(guest, 10, 'guest leg: TCP_INIT_CWND');
@@ -98,11 +93,10 @@ test('engine = kernel runs the kernel relay; auto runs the engine that measured 
     // may take seconds to start the probe: a fixed sleep saw none).
     const before = new Set((await ctl<FlowInfo[]>({ op: 'flows', vif: 'vif1.0' })).map((f) => f.id));
     const holding = lab.probe(lab.guest(1).ns, ['hold', NET.remote4, '7007', '8']);
-    let flows: FlowInfo[] = [];
-    for (let i = 0; i < 60 && flows.length === 0; i++) {
-      await sleep(100);
-      flows = (await ctl<FlowInfo[]>({ op: 'flows', vif: 'vif1.0' })).filter((f) => !before.has(f.id));
-    }
+    const flows = await waitFor('the held flow', async () => {
+      const fresh = (await ctl<FlowInfo[]>({ op: 'flows', vif: 'vif1.0' })).filter((f) => !before.has(f.id));
+      return fresh.length > 0 ? fresh : undefined;
+    }, 6000, 100).catch(() => [] as FlowInfo[]);
     assert.ok(flows.length > 0 && flows.every((f) => f.engine === expected), `engine = ${engine}: ${JSON.stringify(flows)}`);
     assert.is((await holding).error, null);
   };

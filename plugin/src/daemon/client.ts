@@ -1,6 +1,7 @@
 // The one client of xlnetd's control socket, used by the CLI and the hotplug path.
 import net from 'node:net';
 import { PROTOCOL_VERSION, type ErrorCode, type Request, type Response } from './protocol.js';
+import { LineBuffer } from './line-buffer.js';
 
 export const DEFAULT_SOCKET = '/run/xlnet/xlnetd.sock';
 
@@ -23,7 +24,7 @@ export function socketPath(explicit?: string): string {
 
 export class ControlClient {
   private nextId = 1;
-  private buf = '';
+  private lines = new LineBuffer();
   private pending = new Map<number, { resolve: (r: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
 
   private constructor(private readonly sock: net.Socket, readonly path: string, private readonly timeoutMs: number) {
@@ -66,11 +67,9 @@ export class ControlClient {
   }
 
   private onData(d: string): void {
-    this.buf += d;
-    let i: number;
-    while ((i = this.buf.indexOf('\n')) >= 0) {
-      const line = this.buf.slice(0, i);
-      this.buf = this.buf.slice(i + 1);
+    this.lines.push(d);
+    let line: string | undefined;
+    while ((line = this.lines.next()) !== undefined) {
       let res: Response;
       try { res = JSON.parse(line) as Response; } catch {
         this.failAll(new ControlError('E_PROTOCOL', `xlnetd sent something that is not JSON: ${line.slice(0, 80)}`));

@@ -14,6 +14,7 @@ import {
   type AttachmentInfo, type DetachMode, type ErrorCode, type FlowInfo, type Options, type Request, type StatusInfo,
 } from './protocol.js';
 import type { Logger } from './log.js';
+import { LineBuffer } from './line-buffer.js';
 
 /** Control connections at most (the one idle the longest makes room for a new one). */
 const CONTROL_CLIENTS = 64;
@@ -97,25 +98,24 @@ export class ControlServer {
     this.state.set(c, st);
     let gone = false;
     c.on('close', () => { gone = true; this.clients.delete(c); });
-    let buf = '';
+    const lines = new LineBuffer();
     let chain = Promise.resolve();
     const throttle = () => {
-      const full = st.pending >= CONTROL_QUEUE || c.writableLength > CONTROL_UNREAD || buf.length > MAX_REQUEST_BYTES;
+      const full = st.pending >= CONTROL_QUEUE || c.writableLength > CONTROL_UNREAD || lines.length > MAX_REQUEST_BYTES;
       if (full && !c.isPaused()) c.pause();
       else if (!full && c.isPaused() && !c.destroyed) c.resume();
     };
     // Takes complete lines off the buffer while the queue has room; the rest waits there.
     const pump = () => {
-      let i: number;
-      while (st.pending < CONTROL_QUEUE && (i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
+      let line: string | undefined;
+      while (st.pending < CONTROL_QUEUE && (line = lines.next()) !== undefined) {
         if (!line.trim()) continue;
+        const request = line;
         st.pending++;
         // Requests on one connection are answered in order.
         chain = chain.then(async () => {
-          const res = await this.handleLine(line);
-          if (gone || c.destroyed || c.readableEnded) await this.undoIfGone(line, res);
+          const res = await this.handleLine(request);
+          if (gone || c.destroyed || c.readableEnded) await this.undoIfGone(request, res);
           if (!c.destroyed) c.write(`${JSON.stringify(res)}\n`);
           st.pending--;
           st.last = Date.now();
@@ -129,10 +129,10 @@ export class ControlServer {
     c.on('error', () => undefined);
     c.on('data', (d: string) => {
       st.last = Date.now();
-      buf += d;
-      if (buf.length > MAX_REQUEST_BYTES && !buf.includes('\n')) {
+      lines.push(d);
+      if (lines.length > MAX_REQUEST_BYTES && !lines.hasLine()) {
         c.end(`${JSON.stringify(failure(null, 'E_TOO_LARGE', `request longer than ${MAX_REQUEST_BYTES} bytes`))}\n`);
-        buf = '';
+        lines.clear();
         return;
       }
       pump();

@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as libc from '../ffi/libc.js';
 import type { HelloResult, HeldItem, KeeperCleanup, KeeperRequest } from './keeper-protocol.js';
+import { LineBuffer } from '../daemon/line-buffer.js';
 
 /** The keeper's entry point next to this module: compiled, or the source when
  * xlnetd itself runs from source (tsx: its execArgv carry the loader). */
@@ -27,7 +28,7 @@ export interface KeeperStart {
 }
 
 export class KeeperClient {
-  private buf = '';
+  private lines = new LineBuffer();
   private waiting: Array<{ resolve: (v: unknown) => void; reject: (e: Error) => void }> = [];
   private closed = false;
   /** the keeper process, for pidfd_getfd */
@@ -101,11 +102,9 @@ export class KeeperClient {
   }
 
   private onData(d: string): void {
-    this.buf += d;
-    let i: number;
-    while ((i = this.buf.indexOf('\n')) >= 0) {
-      const line = this.buf.slice(0, i);
-      this.buf = this.buf.slice(i + 1);
+    this.lines.push(d);
+    let line: string | undefined;
+    while ((line = this.lines.next()) !== undefined) {
       const w = this.waiting.shift();
       if (!w) continue;
       let m: { ok: boolean; result?: unknown; error?: string };

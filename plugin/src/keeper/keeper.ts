@@ -27,6 +27,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import * as libc from '../ffi/libc.js';
 import type { HeldItem, KeeperRequest, KeeperCleanup } from './keeper-protocol.js';
+import { LineBuffer } from '../daemon/line-buffer.js';
 
 const run = promisify(execFile);
 
@@ -97,19 +98,18 @@ export class Keeper {
     const client: Client = { sock: c, pid, pidfd };
     this.client = client;
     this.log(`xlnetd pid ${pid} connected; holding ${this.held.size} item(s)`);
-    let buf = '';
+    const lines = new LineBuffer();
     let chain = Promise.resolve();
     c.setEncoding('utf8');
     c.on('error', () => undefined);
     c.on('data', (d: string) => {
-      buf += d;
-      let i: number;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
+      lines.push(d);
+      let line: string | undefined;
+      while ((line = lines.next()) !== undefined) {
+        const request = line;
         chain = chain.then(async () => {
           let res: unknown;
-          try { res = { ok: true, result: await this.handle(client, JSON.parse(line) as KeeperRequest) }; } catch (e) {
+          try { res = { ok: true, result: await this.handle(client, JSON.parse(request) as KeeperRequest) }; } catch (e) {
             res = { ok: false, error: (e as Error).message };
           }
           if (!c.destroyed) c.write(`${JSON.stringify(res)}\n`);
